@@ -1,0 +1,169 @@
+package mail
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"latchkey/models"
+)
+
+// Worker delivers the outbox. It wakes when a transaction queues mail
+// (Notify), and polls as a fallback for mail queued by other instances and
+// for retries that come due.
+type Worker struct {
+	Store  *models.Store
+	Sender Sender
+	Log    *slog.Logger
+	// Poll is the longest the worker sleeps between looks at the queue.
+	Poll time.Duration
+	// Lease is how long a claimed message is reserved for this worker; a
+	// crash mid-send makes it due again after the lease.
+	Lease time.Duration
+	// MaxAttempts is how many temporary failures a message survives
+	// before it is marked failed.
+	MaxAttempts int
+	// BackoffBase and BackoffMax shape the retry delay: base·2^(n-1),
+	// capped, with ±20 % jitter.
+	BackoffBase time.Duration
+	BackoffMax  time.Duration
+	// SendTimeout bounds one delivery.
+	SendTimeout time.Duration
+
+	wake chan struct{}
+	once sync.Once
+}
+
+func (w *Worker) init() {
+	w.once.Do(func() {
+		w.wake = make(chan struct{}, 1)
+		if w.Poll == 0 {
+			w.Poll = 5 * time.Second
+		}
+		if w.Lease == 0 {
+			w.Lease = 2 * time.Minute
+		}
+		if w.MaxAttempts == 0 {
+			w.MaxAttempts = 12
+		}
+		if w.BackoffBase == 0 {
+			w.BackoffBase = 2 * time.Second
+		}
+		if w.BackoffMax == 0 {
+			w.BackoffMax = 15 * time.Minute
+		}
+		if w.SendTimeout == 0 {
+			w.SendTimeout = 30 * time.Second
+		}
+		if w.Log == nil {
+			w.Log = slog.Default()
+		}
+	})
+}
+
+// Notify wakes the worker; it never blocks.
+func (w *Worker) Notify() {
+	w.init()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers until ctx is cancelled. A send under way when ctx ends is
+// finished (within SendTimeout) and recorded before Run returns.
+func (w *Worker) Run(ctx context.Context) {
+	w.init()
+	for {
+		sleep := w.Poll
+		if err := w.drain(ctx); err != nil && ctx.Err() == nil {
+			w.Log.Warn("outbox: delivery pass failed", "err", err)
+		}
+		if next, ok, err := w.Store.NextDue(ctx); err == nil && ok {
+			if d := time.Until(next); d < sleep {
+				sleep = max(d, 10*time.Millisecond)
+			}
+		}
+		timer := time.NewTimer(sleep)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		case <-w.wake:
+			timer.Stop()
+		case <-timer.C:
+		}
+	}
+}
+
+// drain sends everything due now.
+func (w *Worker) drain(ctx context.Context) error {
+	for ctx.Err() == nil {
+		rows, err := w.Store.ClaimDue(ctx, 10, w.Lease)
+		if err != nil {
+			return err
+		}
+		if len(rows) == 0 {
+			return nil
+		}
+		for i := range rows {
+			w.deliver(ctx, &rows[i])
+		}
+	}
+	return nil
+}
+
+// deliver sends one claimed message and records the outcome. The outcome is
+// written even if ctx has been cancelled, so a shutdown never leaves a sent
+// message marked as pending.
+func (w *Worker) deliver(ctx context.Context, row *models.OutboxEmail) {
+	done := context.WithoutCancel(ctx)
+	log := w.Log.With("outbox_id", row.ID, "kind", row.Kind, "attempt", row.Attempts)
+	msg, err := w.Store.OpenMessage(row)
+	if err != nil {
+		log.Error("outbox: cannot open message; marking failed", "err", err)
+		_ = w.Store.MarkFailed(done, row.ID, "cannot decrypt: "+err.Error())
+		return
+	}
+	sendCtx, cancel := context.WithTimeout(done, w.SendTimeout)
+	err = w.Sender.Send(sendCtx, msg)
+	cancel()
+	if err == nil {
+		if err := w.Store.MarkSent(done, row.ID); err != nil {
+			// The message went out; the lease will make it due again, the
+			// at-least-once window the README describes.
+			log.Error("outbox: sent but could not record it", "err", err)
+		}
+		return
+	}
+	var perm *PermanentError
+	switch {
+	case errors.As(err, &perm):
+		log.Error("outbox: permanent failure; message marked failed", "err", err)
+		_ = w.Store.MarkFailed(done, row.ID, err.Error())
+	case row.Attempts >= w.MaxAttempts:
+		log.Error("outbox: too many attempts; message marked failed", "err", err)
+		_ = w.Store.MarkFailed(done, row.ID, err.Error())
+	default:
+		delay := w.backoff(row.Attempts)
+		log.Warn("outbox: temporary failure; will retry", "err", err, "retry_in", delay.Round(time.Millisecond))
+		if err := w.Store.MarkRetry(done, row.ID, time.Now().Add(delay), err.Error()); err != nil {
+			log.Error("outbox: could not schedule retry", "err", err)
+		}
+	}
+}
+
+// backoff is base·2^(attempt-1), capped, with ±20 % jitter.
+func (w *Worker) backoff(attempt int) time.Duration {
+	d := w.BackoffMax
+	if attempt < 30 {
+		if exp := w.BackoffBase << max(attempt-1, 0); exp < d {
+			d = exp
+		}
+	}
+	jitter := 0.8 + 0.4*rand.Float64()
+	return time.Duration(float64(d) * jitter)
+}

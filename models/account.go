@@ -1,0 +1,206 @@
+package models
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/uptrace/bun"
+)
+
+// Account is a user: a unique canonical (lower-cased) address and an
+// argon2id password hash.
+type Account struct {
+	bun.BaseModel `bun:"table:accounts"`
+
+	ID              int64      `bun:"id,pk,autoincrement"`
+	Email           string     `bun:"email,notnull"`
+	PasswordHash    string     `bun:"password_hash,notnull"`
+	EmailVerifiedAt *time.Time `bun:"email_verified_at"`
+	CreatedAt       time.Time  `bun:"created_at,notnull"`
+	UpdatedAt       time.Time  `bun:"updated_at,notnull"`
+}
+
+// Message is a rendered email ready to queue.
+type Message struct {
+	To      string
+	Subject string
+	Text    string
+	HTML    string
+}
+
+// ChangedMail describes a "your password was changed" notification for the
+// compose function that renders it.
+type ChangedMail struct {
+	Account *Account
+	When    time.Time
+	Client  Client
+	// How is "reset", "change" or "cli".
+	How string
+}
+
+// ComposeChanged renders a password-changed notification.
+type ComposeChanged func(ChangedMail) (Message, error)
+
+// AccountByEmail finds an account by its canonical address.
+func AccountByEmail(ctx context.Context, db bun.IDB, email string) (*Account, error) {
+	acc := new(Account)
+	err := db.NewSelect().Model(acc).Where("email = ?", email).Limit(1).Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("account by email: %w", err)
+	}
+	return acc, nil
+}
+
+// AccountByID finds an account by id.
+func AccountByID(ctx context.Context, db bun.IDB, id int64) (*Account, error) {
+	acc := new(Account)
+	err := db.NewSelect().Model(acc).Where("id = ?", id).Limit(1).Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("account by id: %w", err)
+	}
+	return acc, nil
+}
+
+// Register creates an account with a password that has already passed
+// CheckPasswordPolicy, records the event, and returns the account.
+func (s *Store) Register(ctx context.Context, email, password string, client Client) (*Account, error) {
+	hash, err := s.Hasher.Hash(ctx, password)
+	if err != nil {
+		return nil, fmt.Errorf("register: %w", err)
+	}
+	now := s.now()
+	acc := &Account{Email: email, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
+	err = s.inTx(ctx, func(ctx context.Context, tx bun.Tx, _ *queued) error {
+		if _, err := tx.NewInsert().Model(acc).Returning("id").Exec(ctx); err != nil {
+			if IsUniqueViolation(err) {
+				return ErrEmailTaken
+			}
+			return fmt.Errorf("insert account: %w", err)
+		}
+		return RecordEvent(ctx, tx, acc.ID, EventRegistered, client, now)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("register: %w", err)
+	}
+	return acc, nil
+}
+
+// Authenticate checks an address and a normalised password. Unknown
+// addresses pay for one dummy argon2id check and get the same
+// ErrBadCredentials as a wrong password. A hash made with old parameters is
+// upgraded on success.
+func (s *Store) Authenticate(ctx context.Context, email, password string, client Client) (*Account, error) {
+	acc, err := AccountByEmail(ctx, s.DB, email)
+	if errors.Is(err, ErrNotFound) {
+		if err := s.Hasher.CheckDummy(ctx, password); err != nil {
+			return nil, fmt.Errorf("authenticate: %w", err)
+		}
+		return nil, ErrBadCredentials
+	}
+	if err != nil {
+		return nil, fmt.Errorf("authenticate: %w", err)
+	}
+	ok, rehash, err := s.Hasher.Check(ctx, password, acc.PasswordHash)
+	if err != nil {
+		return nil, fmt.Errorf("authenticate: %w", err)
+	}
+	now := s.now()
+	if !ok {
+		if err := RecordEvent(ctx, s.DB, acc.ID, EventSignInFailed, client, now); err != nil {
+			return nil, fmt.Errorf("authenticate: %w", err)
+		}
+		return nil, ErrBadCredentials
+	}
+	if rehash {
+		if hash, err := s.Hasher.Hash(ctx, password); err == nil {
+			acc.PasswordHash = hash
+			if _, err := s.DB.NewUpdate().Model(acc).Column("password_hash").WherePK().Exec(ctx); err != nil {
+				return nil, fmt.Errorf("authenticate: rehash: %w", err)
+			}
+		}
+	}
+	return acc, nil
+}
+
+// CheckPassword verifies an account's current password (for changes).
+func (s *Store) CheckPassword(ctx context.Context, acc *Account, password string) error {
+	ok, _, err := s.Hasher.Check(ctx, password, acc.PasswordHash)
+	if err != nil {
+		return fmt.Errorf("check password: %w", err)
+	}
+	if !ok {
+		return ErrWrongPassword
+	}
+	return nil
+}
+
+// SetPassword replaces an account's password in one transaction: the new
+// hash, every session revoked but keepSession (a session id hash, or ""),
+// every open reset code invalidated, a "password changed" email queued and
+// a security event written. The password must have passed
+// CheckPasswordPolicy. The web's change-password form and the CLI use it.
+func (s *Store) SetPassword(ctx context.Context, acc *Account, password, how string, client Client, keepSession string, compose ComposeChanged) error {
+	hash, err := s.Hasher.Hash(ctx, password)
+	if err != nil {
+		return fmt.Errorf("set password: %w", err)
+	}
+	client = client.clean()
+	err = s.inTx(ctx, func(ctx context.Context, tx bun.Tx, q *queued) error {
+		now := s.now()
+		return s.applyNewPassword(ctx, tx, q, acc, hash, how, client, now, keepSession, compose)
+	})
+	if err != nil {
+		return fmt.Errorf("set password: %w", err)
+	}
+	return nil
+}
+
+// applyNewPassword is the shared body of SetPassword and CompleteReset.
+func (s *Store) applyNewPassword(ctx context.Context, tx bun.Tx, q *queued, acc *Account, hash, how string, client Client, now time.Time, keepSession string, compose ComposeChanged) error {
+	upd := tx.NewUpdate().Model((*Account)(nil)).
+		Set("password_hash = ?", hash).
+		Set("updated_at = ?", now).
+		Where("id = ?", acc.ID)
+	if how == "reset" {
+		// Completing a reset proves the address.
+		upd = upd.Set("email_verified_at = COALESCE(email_verified_at, ?)", now)
+	}
+	if _, err := upd.Exec(ctx); err != nil {
+		return fmt.Errorf("update hash: %w", err)
+	}
+	acc.PasswordHash = hash
+	if _, err := tx.NewUpdate().Model((*PasswordReset)(nil)).
+		Set("used_at = ?", now).
+		Where("account_id = ? AND used_at IS NULL", acc.ID).
+		Exec(ctx); err != nil {
+		return fmt.Errorf("invalidate codes: %w", err)
+	}
+	del := tx.NewDelete().Model((*Session)(nil)).Where("account_id = ?", acc.ID)
+	if keepSession != "" {
+		del = del.Where("id_hash <> ?", keepSession)
+	}
+	if _, err := del.Exec(ctx); err != nil {
+		return fmt.Errorf("revoke sessions: %w", err)
+	}
+	kind := EventPasswordChanged
+	if how == "reset" {
+		kind = EventResetCompleted
+	}
+	if err := RecordEvent(ctx, tx, acc.ID, kind, client, now); err != nil {
+		return err
+	}
+	msg, err := compose(ChangedMail{Account: acc, When: now, Client: client, How: how})
+	if err != nil {
+		return fmt.Errorf("compose changed mail: %w", err)
+	}
+	return s.enqueue(ctx, tx, q, "password-changed", msg, now)
+}

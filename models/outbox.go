@@ -1,0 +1,193 @@
+package models
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
+)
+
+// Outbox statuses.
+const (
+	OutboxPending = "pending"
+	OutboxSending = "sending"
+	OutboxSent    = "sent"
+	OutboxFailed  = "failed"
+)
+
+// OutboxEmail is a queued email. Its body (which may hold a reset code) is
+// sealed with a key derived from SESSION_SECRET and wiped once sent.
+type OutboxEmail struct {
+	bun.BaseModel `bun:"table:outbox_emails"`
+
+	ID            int64      `bun:"id,pk,autoincrement"`
+	Kind          string     `bun:"kind,notnull"`
+	Recipient     string     `bun:"recipient,notnull"`
+	SealedBody    []byte     `bun:"sealed_body"`
+	Status        string     `bun:"status,notnull"`
+	Attempts      int        `bun:"attempts,notnull"`
+	NextAttemptAt time.Time  `bun:"next_attempt_at,notnull"`
+	LastError     string     `bun:"last_error,notnull"`
+	CreatedAt     time.Time  `bun:"created_at,notnull"`
+	SentAt        *time.Time `bun:"sent_at"`
+}
+
+func outboxAD(kind, recipient string) []byte {
+	return []byte("latchkey-outbox\x00" + kind + "\x00" + recipient)
+}
+
+// enqueue seals and queues a message inside the caller's transaction.
+func (s *Store) enqueue(ctx context.Context, tx bun.IDB, q *queued, kind string, msg Message, now time.Time) error {
+	plain, err := json.Marshal(msg)
+	if err != nil {
+		return fmt.Errorf("enqueue: %w", err)
+	}
+	row := &OutboxEmail{
+		Kind: kind, Recipient: msg.To, SealedBody: s.Sealer.Seal(plain, outboxAD(kind, msg.To)),
+		Status: OutboxPending, NextAttemptAt: now, CreatedAt: now,
+	}
+	if _, err := tx.NewInsert().Model(row).Exec(ctx); err != nil {
+		return fmt.Errorf("enqueue: %w", err)
+	}
+	q.mail = true
+	return nil
+}
+
+// OpenMessage decrypts a claimed row's message.
+func (s *Store) OpenMessage(row *OutboxEmail) (Message, error) {
+	var msg Message
+	plain, err := s.Sealer.Open(row.SealedBody, outboxAD(row.Kind, row.Recipient))
+	if err != nil {
+		return msg, fmt.Errorf("open outbox %d: %w", row.ID, err)
+	}
+	if err := json.Unmarshal(plain, &msg); err != nil {
+		return msg, fmt.Errorf("open outbox %d: %w", row.ID, err)
+	}
+	msg.To = row.Recipient
+	return msg, nil
+}
+
+// ClaimDue takes up to limit due messages for sending. Claiming records the
+// attempt and leases the row until now+lease: a worker that dies mid-send
+// leaves a row that becomes due again when the lease runs out. On Postgres
+// rows locked by another instance's claim are skipped (SKIP LOCKED); on
+// SQLite the single UPDATE runs under the database's one write lock.
+func (s *Store) ClaimDue(ctx context.Context, limit int, lease time.Duration) ([]OutboxEmail, error) {
+	now := s.now()
+	sub := s.DB.NewSelect().Model((*OutboxEmail)(nil)).Column("id").
+		Where("status IN (?, ?)", OutboxPending, OutboxSending).
+		Where("next_attempt_at <= ?", now).
+		OrderExpr("next_attempt_at, id").
+		Limit(int64(limit))
+	if s.DB.Dialect().Name() == dialect.PG {
+		sub = sub.For("UPDATE SKIP LOCKED")
+	}
+	var rows []OutboxEmail
+	err := s.DB.NewUpdate().Model(&rows).
+		Set("status = ?", OutboxSending).
+		Set("attempts = attempts + 1").
+		Set("next_attempt_at = ?", now.Add(lease)).
+		Where("id IN (?)", sub).
+		Returning("*").
+		Scan(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("claim outbox: %w", err)
+	}
+	return rows, nil
+}
+
+// MarkSent records delivery and wipes the sealed body.
+func (s *Store) MarkSent(ctx context.Context, id int64) error {
+	now := s.now()
+	_, err := s.DB.NewUpdate().Model((*OutboxEmail)(nil)).
+		Set("status = ?", OutboxSent).
+		Set("sealed_body = NULL").
+		Set("sent_at = ?", now).
+		Set("last_error = ''").
+		Where("id = ?", id).Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("mark sent %d: %w", id, err)
+	}
+	return nil
+}
+
+// MarkRetry puts a message back in the queue for another attempt at next.
+func (s *Store) MarkRetry(ctx context.Context, id int64, next time.Time, reason string) error {
+	_, err := s.DB.NewUpdate().Model((*OutboxEmail)(nil)).
+		Set("status = ?", OutboxPending).
+		Set("next_attempt_at = ?", next.UTC()).
+		Set("last_error = ?", clip(reason, 500)).
+		Where("id = ?", id).Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("mark retry %d: %w", id, err)
+	}
+	return nil
+}
+
+// MarkFailed gives up on a message (permanent SMTP failure or too many
+// attempts) and wipes its sealed body; the row stays as a record.
+func (s *Store) MarkFailed(ctx context.Context, id int64, reason string) error {
+	_, err := s.DB.NewUpdate().Model((*OutboxEmail)(nil)).
+		Set("status = ?", OutboxFailed).
+		Set("sealed_body = NULL").
+		Set("last_error = ?", clip(reason, 500)).
+		Where("id = ?", id).Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("mark failed %d: %w", id, err)
+	}
+	return nil
+}
+
+// OutboxBacklog counts messages waiting to be sent.
+func (s *Store) OutboxBacklog(ctx context.Context) (int, error) {
+	n, err := s.DB.NewSelect().Model((*OutboxEmail)(nil)).
+		Where("status IN (?, ?)", OutboxPending, OutboxSending).Count(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("outbox backlog: %w", err)
+	}
+	return int(n), nil
+}
+
+// NextDue returns when the earliest queued message becomes due, or false.
+func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
+	var row OutboxEmail
+	err := s.DB.NewSelect().Model(&row).Column("next_attempt_at").
+		Where("status IN (?, ?)", OutboxPending, OutboxSending).
+		OrderExpr("next_attempt_at").Limit(1).Scan(ctx)
+	if err != nil {
+		if isNoRows(err) {
+			return time.Time{}, false, nil
+		}
+		return time.Time{}, false, fmt.Errorf("next due: %w", err)
+	}
+	return row.NextAttemptAt, true, nil
+}
+
+// Cleanup deletes sent and failed mail older than keep, expired or used
+// reset codes older than keep, dead sessions and stale rate-limit rows.
+func (s *Store) Cleanup(ctx context.Context, keep time.Duration) error {
+	now := s.now()
+	cut := now.Add(-keep)
+	steps := []struct {
+		name string
+		q    *bun.DeleteQuery
+	}{
+		{"outbox", s.DB.NewDelete().Model((*OutboxEmail)(nil)).
+			Where("status IN (?, ?) AND created_at < ?", OutboxSent, OutboxFailed, cut)},
+		{"resets", s.DB.NewDelete().Model((*PasswordReset)(nil)).
+			Where("expires_at < ? OR (used_at IS NOT NULL AND used_at < ?)", cut, cut)},
+		{"sessions", s.DB.NewDelete().Model((*Session)(nil)).
+			Where("last_seen_at < ? OR created_at < ?", now.Add(-s.SessionIdle), now.Add(-s.SessionMax))},
+		{"rate limits", s.DB.NewDelete().TableExpr("rate_limits").
+			Where("window_start < ? AND (blocked_until IS NULL OR blocked_until < ?)", now.Add(-24*time.Hour), now)},
+	}
+	for _, st := range steps {
+		if _, err := st.q.Exec(ctx); err != nil {
+			return fmt.Errorf("cleanup %s: %w", st.name, err)
+		}
+	}
+	return nil
+}

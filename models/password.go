@@ -1,0 +1,187 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/alexedwards/argon2id"
+	"golang.org/x/text/unicode/norm"
+)
+
+// HashParams are the argon2id parameters for new hashes: OWASP's minimum
+// (m=19 MiB, t=2, p=1) chosen explicitly, since argon2id.DefaultParams sets
+// p from the host's CPU count.
+var HashParams = argon2id.Params{
+	Memory:      19 * 1024,
+	Iterations:  2,
+	Parallelism: 1,
+	SaltLength:  16,
+	KeyLength:   32,
+}
+
+// Bounds for parameters read back from stored hashes, so a tampered or
+// foreign hash cannot make one check allocate gigabytes or spin for minutes.
+const (
+	maxHashMemory     = 256 * 1024
+	maxHashIterations = 16
+	maxHashThreads    = 8
+	maxHashKeyLength  = 128
+)
+
+// ErrBusy means too many password hashes are already in flight; the caller
+// should answer 503 with Retry-After.
+var ErrBusy = errors.New("password hashing at capacity")
+
+// Hasher hashes and checks passwords with argon2id, never running more than
+// a fixed number of hashes at once: each one holds m KiB of memory, so the
+// bound is what keeps a sign-in flood from exhausting RAM.
+type Hasher struct {
+	params argon2id.Params
+	slots  chan struct{}
+	wait   time.Duration
+	dummy  string
+}
+
+// NewHasher builds a Hasher that runs at most concurrency hashes at once and
+// lets a caller wait up to wait for a slot before giving up with ErrBusy.
+func NewHasher(params argon2id.Params, concurrency int, wait time.Duration) (*Hasher, error) {
+	if concurrency < 1 {
+		concurrency = 1
+	}
+	h := &Hasher{params: params, slots: make(chan struct{}, concurrency), wait: wait}
+	// The dummy hash lets unknown addresses pay for one real check.
+	dummy, err := argon2id.CreateHash("latchkey-dummy-password", &h.params)
+	if err != nil {
+		return nil, fmt.Errorf("hasher: dummy hash: %w", err)
+	}
+	h.dummy = dummy
+	return h, nil
+}
+
+// Capacity returns how many hashes may run at once.
+func (h *Hasher) Capacity() int { return cap(h.slots) }
+
+// InFlight returns how many hashes are running now.
+func (h *Hasher) InFlight() int { return len(h.slots) }
+
+func (h *Hasher) acquire(ctx context.Context) error {
+	select {
+	case h.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	timer := time.NewTimer(h.wait)
+	defer timer.Stop()
+	select {
+	case h.slots <- struct{}{}:
+		return nil
+	case <-timer.C:
+		return ErrBusy
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (h *Hasher) release() { <-h.slots }
+
+// Hash returns the argon2id hash of an already normalised password.
+func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
+	if err := h.acquire(ctx); err != nil {
+		return "", err
+	}
+	defer h.release()
+	hash, err := argon2id.CreateHash(password, &h.params)
+	if err != nil {
+		return "", fmt.Errorf("hash password: %w", err)
+	}
+	return hash, nil
+}
+
+// Check compares a normalised password with a stored hash. rehash is true
+// when the hash was made with parameters other than the current ones.
+func (h *Hasher) Check(ctx context.Context, password, hash string) (ok, rehash bool, err error) {
+	params, _, _, err := argon2id.DecodeHash(hash)
+	if err != nil {
+		return false, false, fmt.Errorf("check password: %w", err)
+	}
+	if params.Memory == 0 || params.Memory > maxHashMemory || params.Iterations == 0 ||
+		params.Iterations > maxHashIterations || params.Parallelism == 0 ||
+		params.Parallelism > maxHashThreads || params.KeyLength == 0 || params.KeyLength > maxHashKeyLength {
+		return false, false, errors.New("check password: stored hash parameters out of bounds")
+	}
+	if err := h.acquire(ctx); err != nil {
+		return false, false, err
+	}
+	defer h.release()
+	match, _, err := argon2id.CheckHash(password, hash)
+	if err != nil {
+		return false, false, fmt.Errorf("check password: %w", err)
+	}
+	return match, *params != h.params, nil
+}
+
+// CheckDummy spends the same work as Check on a hash that matches nothing,
+// so a sign-in for an unknown address costs what a wrong password costs.
+func (h *Hasher) CheckDummy(ctx context.Context, password string) error {
+	_, _, err := h.Check(ctx, password+"\x00", h.dummy)
+	return err
+}
+
+// NormalizePassword applies NFKC, the one normalisation used both when a
+// password is set and when it is checked.
+func NormalizePassword(raw string) string {
+	return norm.NFKC.String(raw)
+}
+
+// Password policy errors.
+var (
+	ErrPasswordRequired = &FieldError{"password", "Enter a password."}
+	ErrPasswordShort    = &FieldError{"password", fmt.Sprintf("Use at least %d characters.", MinPasswordRunes)}
+	ErrPasswordLong     = &FieldError{"password", fmt.Sprintf("Use at most %d characters.", MaxPasswordRunes)}
+	ErrPasswordInvalid  = &FieldError{"password", "The password contains characters that cannot be used."}
+	ErrPasswordCommon   = &FieldError{"password", "This password is too common. Choose one that is harder to guess."}
+	ErrPasswordPersonal = &FieldError{"password", "Do not use your email address or the product's name in your password."}
+)
+
+// CheckPasswordPolicy applies the policy (NIST SP 800-63B): length after
+// NFKC, no composition rules, no common passwords, nothing taken from the
+// address or the product name. It returns the normalised password.
+func CheckPasswordPolicy(raw, email string) (string, *FieldError) {
+	if raw == "" {
+		return "", ErrPasswordRequired
+	}
+	if len(raw) > MaxPasswordBytes || !utf8.ValidString(raw) {
+		if len(raw) > MaxPasswordBytes {
+			return "", ErrPasswordLong
+		}
+		return "", ErrPasswordInvalid
+	}
+	for _, r := range raw {
+		if r < 0x20 || r == 0x7f {
+			return "", ErrPasswordInvalid
+		}
+	}
+	pw := NormalizePassword(raw)
+	n := utf8.RuneCountInString(pw)
+	if n < MinPasswordRunes {
+		return "", ErrPasswordShort
+	}
+	if n > MaxPasswordRunes {
+		return "", ErrPasswordLong
+	}
+	lower := strings.ToLower(pw)
+	if IsCommonPassword(lower) {
+		return "", ErrPasswordCommon
+	}
+	if strings.Contains(lower, "latchkey") {
+		return "", ErrPasswordPersonal
+	}
+	if local, _, ok := strings.Cut(email, "@"); ok && len(local) >= 4 && strings.Contains(lower, strings.ToLower(local)) {
+		return "", ErrPasswordPersonal
+	}
+	return pw, nil
+}

@@ -1,0 +1,189 @@
+package models
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/uptrace/bun"
+)
+
+// Session is a signed-in browser. The cookie holds a random id; the row is
+// keyed by the id's SHA-256, so a copy of the table signs nobody in.
+type Session struct {
+	bun.BaseModel `bun:"table:sessions"`
+
+	IDHash     string    `bun:"id_hash,pk"`
+	AccountID  int64     `bun:"account_id,notnull"`
+	CreatedAt  time.Time `bun:"created_at,notnull"`
+	LastSeenAt time.Time `bun:"last_seen_at,notnull"`
+	IP         string    `bun:"ip,notnull"`
+	UserAgent  string    `bun:"user_agent,notnull"`
+}
+
+// touchEvery limits last-seen writes to one a minute per session.
+const touchEvery = time.Minute
+
+// HashSessionID returns the stored form of a session id.
+func HashSessionID(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return hex.EncodeToString(sum[:])
+}
+
+// CreateSession starts a session for an account and returns its raw id,
+// which only the cookie keeps.
+func (s *Store) CreateSession(ctx context.Context, db bun.IDB, accountID int64, client Client) (string, *Session, error) {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+).
+	id := base64.RawURLEncoding.EncodeToString(b)
+	client = client.clean()
+	now := s.now()
+	sess := &Session{
+		IDHash: HashSessionID(id), AccountID: accountID, CreatedAt: now, LastSeenAt: now,
+		IP: client.IP, UserAgent: client.UserAgent,
+	}
+	if _, err := db.NewInsert().Model(sess).Exec(ctx); err != nil {
+		return "", nil, fmt.Errorf("create session: %w", err)
+	}
+	return id, sess, nil
+}
+
+// SignIn starts a session for an authenticated account, clears the
+// address's failed sign-in counter and records the event.
+func (s *Store) SignIn(ctx context.Context, acc *Account, client Client) (string, *Session, error) {
+	var id string
+	var sess *Session
+	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx, _ *queued) error {
+		var err error
+		id, sess, err = s.CreateSession(ctx, tx, acc.ID, client)
+		if err != nil {
+			return err
+		}
+		if err := resetLimit(ctx, tx, "signin-fail:"+acc.Email); err != nil {
+			return err
+		}
+		return RecordEvent(ctx, tx, acc.ID, EventSignIn, client, s.now())
+	})
+	if err != nil {
+		return "", nil, fmt.Errorf("sign in: %w", err)
+	}
+	return id, sess, nil
+}
+
+// LoadSession finds the live session for a raw id, enforcing the idle and
+// absolute lifetimes; an expired row is deleted. last_seen is refreshed at
+// most once a minute.
+func (s *Store) LoadSession(ctx context.Context, id string) (*Session, error) {
+	idHash := HashSessionID(id)
+	sess := new(Session)
+	err := s.DB.NewSelect().Model(sess).Where("id_hash = ?", idHash).Limit(1).Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrSessionNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load session: %w", err)
+	}
+	now := s.now()
+	if now.Sub(sess.LastSeenAt) >= s.SessionIdle || now.Sub(sess.CreatedAt) >= s.SessionMax {
+		if _, err := s.DB.NewDelete().Model((*Session)(nil)).Where("id_hash = ?", idHash).Exec(ctx); err != nil {
+			return nil, fmt.Errorf("expire session: %w", err)
+		}
+		return nil, ErrSessionNotFound
+	}
+	if now.Sub(sess.LastSeenAt) >= touchEvery {
+		sess.LastSeenAt = now
+		if _, err := s.DB.NewUpdate().Model((*Session)(nil)).Set("last_seen_at = ?", now).
+			Where("id_hash = ?", idHash).Exec(ctx); err != nil {
+			return nil, fmt.Errorf("touch session: %w", err)
+		}
+	}
+	return sess, nil
+}
+
+// DeleteSession removes one session row.
+func DeleteSession(ctx context.Context, db bun.IDB, idHash string) error {
+	if _, err := db.NewDelete().Model((*Session)(nil)).Where("id_hash = ?", idHash).Exec(ctx); err != nil {
+		return fmt.Errorf("delete session: %w", err)
+	}
+	return nil
+}
+
+// SignOut deletes a session and records the event.
+func (s *Store) SignOut(ctx context.Context, sess *Session, client Client) error {
+	return s.inTx(ctx, func(ctx context.Context, tx bun.Tx, _ *queued) error {
+		if err := DeleteSession(ctx, tx, sess.IDHash); err != nil {
+			return err
+		}
+		return RecordEvent(ctx, tx, sess.AccountID, EventSignOut, client, s.now())
+	})
+}
+
+// RotateSession replaces a session's id (on privilege change) keeping its
+// account, and returns the new raw id.
+func (s *Store) RotateSession(ctx context.Context, sess *Session, client Client) (string, *Session, error) {
+	var id string
+	var fresh *Session
+	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx, _ *queued) error {
+		if err := DeleteSession(ctx, tx, sess.IDHash); err != nil {
+			return err
+		}
+		var err error
+		id, fresh, err = s.CreateSession(ctx, tx, sess.AccountID, client)
+		return err
+	})
+	if err != nil {
+		return "", nil, fmt.Errorf("rotate session: %w", err)
+	}
+	return id, fresh, nil
+}
+
+// RevokeOtherSessions signs out every session of the account except keep.
+func (s *Store) RevokeOtherSessions(ctx context.Context, sess *Session, client Client) (int, error) {
+	var n int
+	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx, _ *queued) error {
+		res, err := tx.NewDelete().Model((*Session)(nil)).
+			Where("account_id = ? AND id_hash <> ?", sess.AccountID, sess.IDHash).Exec(ctx)
+		if err != nil {
+			return fmt.Errorf("revoke sessions: %w", err)
+		}
+		rows, _ := res.RowsAffected() // both drivers report it
+		n = int(rows)
+		return RecordEvent(ctx, tx, sess.AccountID, EventSessionsRevoked, client, s.now())
+	})
+	return n, err
+}
+
+// RevokeSession deletes one of the account's sessions by its id hash.
+func (s *Store) RevokeSession(ctx context.Context, accountID int64, idHash string) error {
+	res, err := s.DB.NewDelete().Model((*Session)(nil)).
+		Where("account_id = ? AND id_hash = ?", accountID, idHash).Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("revoke session: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// AccountSessions lists an account's live sessions, most recent first.
+func (s *Store) AccountSessions(ctx context.Context, accountID int64) ([]Session, error) {
+	now := s.now()
+	var list []Session
+	err := s.DB.NewSelect().Model(&list).
+		Where("account_id = ?", accountID).
+		Where("last_seen_at > ?", now.Add(-s.SessionIdle)).
+		Where("created_at > ?", now.Add(-s.SessionMax)).
+		OrderExpr("last_seen_at DESC").
+		Scan(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("account sessions: %w", err)
+	}
+	return list, nil
+}
