@@ -167,3 +167,11 @@ func (w *Worker) backoff(attempt int) time.Duration {
 	jitter := 0.8 + 0.4*rand.Float64()
 	return time.Duration(float64(d) * jitter)
 }
+
+// DrainOnce delivers what is due now and returns (for the CLI).
+func (w *Worker) DrainOnce(ctx context.Context) {
+	w.init()
+	if err := w.drain(ctx); err != nil {
+		w.Log.Warn("outbox: delivery pass failed", "err", err)
+	}
+}

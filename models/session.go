@@ -25,6 +25,9 @@ type Session struct {
 	LastSeenAt time.Time `bun:"last_seen_at,notnull"`
 	IP         string    `bun:"ip,notnull"`
 	UserAgent  string    `bun:"user_agent,notnull"`
+
+	// Account is loaded with the session in one query.
+	Account *Account `bun:"rel:belongs-to,join:account_id=id"`
 }
 
 // touchEvery limits last-seen writes to one a minute per session.
@@ -76,13 +79,13 @@ func (s *Store) SignIn(ctx context.Context, acc *Account, client Client) (string
 	return id, sess, nil
 }
 
-// LoadSession finds the live session for a raw id, enforcing the idle and
+// LoadSession finds the live session for a raw id, with its account, enforcing the idle and
 // absolute lifetimes; an expired row is deleted. last_seen is refreshed at
 // most once a minute.
 func (s *Store) LoadSession(ctx context.Context, id string) (*Session, error) {
 	idHash := HashSessionID(id)
 	sess := new(Session)
-	err := s.DB.NewSelect().Model(sess).Where("id_hash = ?", idHash).Limit(1).Scan(ctx)
+	err := s.DB.NewSelect().Model(sess).Relation("Account").Where("session.id_hash = ?", idHash).Limit(1).Scan(ctx)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrSessionNotFound
 	}

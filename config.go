@@ -1,0 +1,180 @@
+package main
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"latchkey/models"
+)
+
+// Config is every setting, read from the environment once and validated.
+type Config struct {
+	Addr            string
+	BaseURL         *url.URL
+	DatabaseURL     string
+	SMTPURL         string
+	MailFrom        string
+	SessionSecret   []byte
+	ResetTTL        time.Duration
+	TrustedProxies  []*net.IPNet
+	LogFormat       string
+	SessionIdle     time.Duration
+	SessionMax      time.Duration
+	ShutdownTimeout time.Duration
+	Limits          models.Limits
+	// HashConcurrency bounds argon2id hashes in flight (memory budget ÷ m).
+	HashConcurrency int
+	HashWait        time.Duration
+}
+
+// Production reports whether BASE_URL is https.
+func (c *Config) Production() bool { return c.BaseURL.Scheme == "https" }
+
+// DevMode is everything that is not production.
+func (c *Config) DevMode() bool { return !c.Production() }
+
+// loadConfig reads and validates the environment. getenv is os.Getenv in
+// production and a map in tests.
+func loadConfig(getenv func(string) string) (*Config, error) {
+	str := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	var errs []error
+	dur := func(name string, def time.Duration) time.Duration {
+		v := getenv(name)
+		if v == "" {
+			return def
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("%s: %q is not a positive Go duration (like 30m or 1h)", name, v))
+			return def
+		}
+		return d
+	}
+	num := func(name string, def int) int {
+		v := getenv(name)
+		if v == "" {
+			return def
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			errs = append(errs, fmt.Errorf("%s: %q is not a positive whole number", name, v))
+			return def
+		}
+		return n
+	}
+
+	cfg := &Config{
+		Addr:            str("ADDR", "127.0.0.1:8080"),
+		DatabaseURL:     str("DATABASE_URL", "sqlite:./data/latchkey.db"),
+		SMTPURL:         getenv("SMTP_URL"),
+		MailFrom:        str("MAIL_FROM", "Latchkey <no-reply@localhost>"),
+		LogFormat:       str("LOG_FORMAT", "text"),
+		ResetTTL:        dur("RESET_TTL", time.Hour),
+		SessionIdle:     dur("SESSION_IDLE", 30*time.Minute),
+		SessionMax:      dur("SESSION_MAX", 12*time.Hour),
+		ShutdownTimeout: dur("SHUTDOWN_TIMEOUT", 15*time.Second),
+		HashConcurrency: num("HASH_CONCURRENCY", 8),
+		HashWait:        dur("HASH_WAIT", 2*time.Second),
+	}
+	lim := models.DefaultLimits()
+	lim.ResetMailsPerHour = num("LIMIT_RESET_EMAILS_PER_HOUR", lim.ResetMailsPerHour)
+	lim.ResetPostsPerMinute = num("LIMIT_RESET_POSTS_PER_MINUTE", lim.ResetPostsPerMinute)
+	lim.SignInFreeFailures = num("LIMIT_SIGNIN_FAILURES", lim.SignInFreeFailures)
+	lim.SignInFreeFailuresIP = num("LIMIT_SIGNIN_FAILURES_PER_IP", lim.SignInFreeFailuresIP)
+	lim.SignInMaxBlock = dur("LIMIT_SIGNIN_MAX_BLOCK", lim.SignInMaxBlock)
+	lim.RegistrationsPerHour = num("LIMIT_REGISTRATIONS_PER_HOUR", lim.RegistrationsPerHour)
+	lim.ValidationsPerMinute = num("LIMIT_VALIDATIONS_PER_MINUTE", lim.ValidationsPerMinute)
+	cfg.Limits = lim
+
+	if _, _, err := net.SplitHostPort(cfg.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("ADDR: %q is not host:port", cfg.Addr))
+	}
+	base, err := url.Parse(str("BASE_URL", "http://localhost:8080"))
+	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" ||
+		base.User != nil || base.RawQuery != "" || base.Fragment != "" || (base.Path != "" && base.Path != "/") {
+		errs = append(errs, errors.New("BASE_URL: must be an origin like https://accounts.example.com (scheme and host only)"))
+		base = &url.URL{Scheme: "http", Host: "localhost:8080"}
+	}
+	base.Path = ""
+	cfg.BaseURL = base
+	if !strings.HasPrefix(cfg.DatabaseURL, "sqlite:") && !strings.HasPrefix(cfg.DatabaseURL, "postgres://") &&
+		!strings.HasPrefix(cfg.DatabaseURL, "postgresql://") {
+		errs = append(errs, errors.New("DATABASE_URL: must be sqlite:PATH or postgres://…"))
+	}
+	if cfg.SMTPURL != "" {
+		u, err := url.Parse(cfg.SMTPURL)
+		if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Host == "" {
+			errs = append(errs, errors.New("SMTP_URL: must be smtp://[user:pass@]host:port or smtps://…"))
+		}
+	}
+	if cfg.LogFormat != "text" && cfg.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("LOG_FORMAT: %q must be text or json", cfg.LogFormat))
+	}
+	if cfg.SessionIdle > cfg.SessionMax {
+		errs = append(errs, errors.New("SESSION_IDLE must not exceed SESSION_MAX"))
+	}
+	if v := getenv("TRUSTED_PROXIES"); v != "" {
+		for _, part := range strings.Split(v, ",") {
+			part = strings.TrimSpace(part)
+			if part == "" {
+				continue
+			}
+			_, n, err := net.ParseCIDR(part)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("TRUSTED_PROXIES: %q is not a CIDR like 10.0.0.0/8", part))
+				continue
+			}
+			cfg.TrustedProxies = append(cfg.TrustedProxies, n)
+		}
+	}
+	if s := getenv("SESSION_SECRET"); s != "" {
+		if len(s) < 32 {
+			errs = append(errs, errors.New("SESSION_SECRET: must be at least 32 bytes"))
+		}
+		cfg.SessionSecret = []byte(s)
+	}
+	if cfg.Production() {
+		if cfg.SessionSecret == nil {
+			errs = append(errs, errors.New("SESSION_SECRET is required when BASE_URL is https (at least 32 random bytes)"))
+		}
+		if cfg.SMTPURL == "" {
+			errs = append(errs, errors.New("SMTP_URL is required when BASE_URL is https"))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return cfg, nil
+}
+
+// devSecret returns the dev-mode secret kept in ./data/secret, creating it
+// once.
+func devSecret(dir string) ([]byte, error) {
+	path := filepath.Join(dir, "secret")
+	if b, err := os.ReadFile(path); err == nil && len(b) >= 32 {
+		return b, nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("dev secret: %w", err)
+	}
+	b := make([]byte, 48)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+).
+	secret := []byte(fmt.Sprintf("%x", b))
+	if err := os.WriteFile(path, secret, 0o600); err != nil {
+		return nil, fmt.Errorf("dev secret: %w", err)
+	}
+	return secret, nil
+}

@@ -1,0 +1,129 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"latchkey/models"
+	"latchkey/views"
+)
+
+// errorCopy is the text of each error page.
+var errorCopy = map[int][2]string{
+	http.StatusBadRequest:            {"Bad request", "The request could not be understood. Check what you entered and try again."},
+	http.StatusForbidden:             {"Not allowed", "This request was refused. If you followed a link from another site, go to the page directly and try again."},
+	http.StatusNotFound:              {"Page not found", "There is nothing at this address."},
+	http.StatusMethodNotAllowed:      {"Not allowed", "This page does not accept that kind of request."},
+	http.StatusGone:                  {"This link no longer works", "Reset links work once and only for a limited time."},
+	http.StatusRequestEntityTooLarge: {"Too much data", "What you sent is larger than this form accepts."},
+	http.StatusUnsupportedMediaType:  {"Unsupported form", "Send the form from the page itself."},
+	http.StatusUnprocessableEntity:   {"Check the form", "Some of what you entered needs another look."},
+	http.StatusTooManyRequests:       {"Too many attempts", "Please wait a little before trying again."},
+	http.StatusInternalServerError:   {"Something went wrong", "We could not complete your request. Please try again in a moment."},
+	http.StatusServiceUnavailable:    {"Temporarily unavailable", "We cannot complete your request right now. Please try again in a moment."},
+}
+
+// handleError is Echo's error handler: it maps errors to a status and an
+// error page (or, for htmx, an alert fragment in the flash region), logs
+// unexpected ones once, and does nothing if a response was already sent.
+func (h *Handler) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	status := http.StatusInternalServerError
+	var he *echo.HTTPError
+	var limited *models.LimitedError
+	switch {
+	case errors.Is(err, errSignInRequired):
+		next := c.Request().URL.Path
+		if c.Request().Method != http.MethodGet {
+			next = ""
+		}
+		to := "/account/login"
+		if next != "" && next != "/account" {
+			to += "?next=" + next
+		}
+		if rerr := redirect(c, to); rerr != nil {
+			h.log.Error("redirect to sign-in failed", "err", rerr)
+		}
+		return
+	case errors.As(err, &he):
+		status = he.Code
+	case errors.Is(err, models.ErrNotFound):
+		status = http.StatusNotFound
+	case errors.As(err, &limited):
+		status = http.StatusTooManyRequests
+		retryAfter(c, limited.RetryAfter)
+	case errors.Is(err, models.ErrBusy):
+		status = http.StatusServiceUnavailable
+		retryAfter(c, time.Second)
+	case errors.Is(err, context.Canceled):
+		// The client went away; nobody will read the answer.
+		status = 499
+	default:
+		if h.databaseDown(c.Request().Context()) {
+			status = http.StatusServiceUnavailable
+			retryAfter(c, 5*time.Second)
+		}
+		level := slog.LevelError
+		if status == http.StatusServiceUnavailable {
+			level = slog.LevelWarn
+		}
+		h.log.Log(c.Request().Context(), level, "request failed",
+			"request_id", c.Get(headerRequestID), "path", c.Request().URL.Path, "status", status, "err", err)
+	}
+	if status == 499 {
+		c.Response().WriteHeader(status)
+		return
+	}
+	if c.Request().Method == http.MethodHead {
+		_ = c.NoContent(status)
+		return
+	}
+	copyText, ok := errorCopy[status]
+	if !ok {
+		copyText = [2]string{statusText(status), ""}
+	}
+	e := views.ErrorPage{Status: status, Title: copyText[0], Message: copyText[1]}
+	if status == http.StatusGone {
+		e.Link, e.LinkText = "/account/forgot-password", "Ask for a new link"
+	}
+	var rerr error
+	if c.Request().Header.Get("HX-Request") == "true" && c.Request().Header.Get("HX-Request-Type") != "full" {
+		// Keep the form; show the alert in the flash region instead.
+		c.Response().Header().Set("HX-Retarget", "#flash")
+		c.Response().Header().Set("HX-Reswap", "innerHTML")
+		rerr = h.render(c, status, views.Alert(e))
+	} else {
+		p := views.Page{Title: e.Title, Assets: h.assets.urls, DevMode: h.devMode}
+		if acc := currentAccount(c); acc != nil {
+			p.SignedIn, p.Email = true, acc.Email
+		}
+		rerr = h.render(c, status, views.ErrorView(p, e))
+	}
+	if rerr != nil {
+		h.log.Error("rendering error page failed", "err", rerr)
+		_ = c.String(status, copyText[0])
+	}
+}
+
+// databaseDown tells a database outage (503) from a bug (500).
+func (h *Handler) databaseDown(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	return h.store.Ping(ctx) != nil
+}
+
+func slogLevelFor(status int) slog.Level {
+	switch {
+	case status >= 500:
+		return slog.LevelWarn
+	default:
+		return slog.LevelInfo
+	}
+}

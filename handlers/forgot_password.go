@@ -1,0 +1,46 @@
+package handlers
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"latchkey/models"
+	"latchkey/views"
+)
+
+func (h *Handler) forgotPage(c echo.Context) error {
+	return h.render(c, http.StatusOK, views.ForgotPage(h.page(c, "Reset your password"), views.ForgotForm{}))
+}
+
+// forgotPassword answers every well-formed address the same way (200, the
+// same page); RequestReset does the same work for unknown addresses.
+func (h *Handler) forgotPassword(c echo.Context) error {
+	f, err := parseForm(c)
+	if err != nil {
+		return err
+	}
+	raw, err := f.text("email")
+	if err != nil {
+		return err
+	}
+	email, verr := models.NormalizeEmail(raw)
+	show := func(status int, vm views.ForgotForm) error {
+		if isFragment(c) {
+			return h.render(c, status, views.ForgotFormFragment(vm))
+		}
+		return h.render(c, status, views.ForgotPage(h.page(c, "Reset your password"), vm))
+	}
+	if verr != nil {
+		return show(http.StatusUnprocessableEntity, views.ForgotForm{Email: raw, Errors: views.Errors{"email": fieldMessage(verr)}, Focus: "email"})
+	}
+	ctx := c.Request().Context()
+	if err := h.store.Allow(ctx, "forgot-ip:"+c.RealIP(), h.store.Limits.ResetPostsPerMinute, time.Minute); err != nil {
+		return err
+	}
+	if err := h.store.RequestReset(ctx, email, client(c), h.composeReset(c)); err != nil {
+		return err
+	}
+	return show(http.StatusOK, views.ForgotForm{Email: email, Sent: true})
+}

@@ -1,0 +1,156 @@
+// Package handlers serves Latchkey over HTTP: routes, middleware and one
+// file per action. Handlers return errors; one error handler renders them.
+package handlers
+
+import (
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/gorilla/sessions"
+	"github.com/labstack/echo/v4"
+
+	"latchkey/mail"
+	"latchkey/models"
+)
+
+// Deps is everything the handlers need, built once by main.
+type Deps struct {
+	Store *models.Store
+	Log   *slog.Logger
+	// BaseURL is the public origin: the only source of hosts in emailed
+	// links, and a trusted origin for cross-origin checks.
+	BaseURL *url.URL
+	// Secret is SESSION_SECRET; purpose keys are derived from it.
+	Secret []byte
+	// DevMode enables /dev/*; Mailbox is the dev mailbox (nil with SMTP).
+	DevMode bool
+	Mailbox *mail.Mailbox
+	// Assets holds the static files (the embedded assets/ folder).
+	Assets fs.FS
+	// TrustedProxies are the networks whose X-Forwarded-For is believed.
+	TrustedProxies []*net.IPNet
+	// MaxBodyBytes caps request bodies (413 above).
+	MaxBodyBytes int64
+	// Version is reported by /healthz.
+	Version string
+}
+
+// Handler holds the dependencies of every route.
+type Handler struct {
+	store    *models.Store
+	log      *slog.Logger
+	baseURL  *url.URL
+	secure   bool
+	devMode  bool
+	mailbox  *mail.Mailbox
+	assets   *assetSet
+	sessions *dbStore
+	visitor  *sessions.CookieStore
+	cop      *http.CrossOriginProtection
+	proxies  []*net.IPNet
+	maxBody  int64
+	version  string
+	notMeKey []byte
+}
+
+// New builds the handlers from their dependencies.
+func New(d Deps) (*Handler, error) {
+	assets, err := loadAssets(d.Assets)
+	if err != nil {
+		return nil, err
+	}
+	secure := d.BaseURL.Scheme == "https"
+	h := &Handler{
+		store: d.Store, log: d.Log, baseURL: d.BaseURL, secure: secure,
+		devMode: d.DevMode, mailbox: d.Mailbox, assets: assets,
+		proxies: d.TrustedProxies, maxBody: d.MaxBodyBytes, version: d.Version,
+		notMeKey: models.DeriveKey(d.Secret, models.KeySignedLinks),
+	}
+	if h.maxBody <= 0 {
+		h.maxBody = 64 << 10
+	}
+	h.sessions = newDBStore(d.Store, secure)
+	h.visitor = newVisitorStore(d.Secret, secure)
+	h.cop = http.NewCrossOriginProtection()
+	if err := h.cop.AddTrustedOrigin(d.BaseURL.Scheme + "://" + d.BaseURL.Host); err != nil {
+		return nil, err
+	}
+	// Refusals go through our own middleware (and so the error handler).
+	h.cop.SetDenyHandler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	return h, nil
+}
+
+// Echo returns the configured server: middleware, routes and the error
+// handler.
+func (h *Handler) Echo() *echo.Echo {
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.HTTPErrorHandler = h.handleError
+	e.IPExtractor = h.ipExtractor()
+
+	e.Use(h.requestID, h.logRequests, h.recoverPanics, h.securityHeaders, h.crossOrigin, h.limitBody, h.loadSession)
+
+	e.GET("/", h.home)
+	e.GET("/healthz", h.healthz)
+	e.GET("/readyz", h.readyz)
+	e.GET("/assets/:name", h.asset)
+	e.HEAD("/assets/:name", h.asset)
+
+	e.GET("/account", h.account)
+	e.GET("/account/register", h.registerPage)
+	e.POST("/account/register", h.register)
+	e.GET("/account/login", h.loginPage)
+	e.POST("/account/login", h.login)
+	e.POST("/account/logout", h.logout)
+	e.GET("/account/password", h.changePasswordPage)
+	e.POST("/account/password", h.changePassword)
+	e.POST("/account/sessions/revoke", h.revokeSession)
+	e.POST("/account/sessions/revoke-others", h.revokeOtherSessions)
+	e.GET("/account/forgot-password", h.forgotPage)
+	e.POST("/account/forgot-password", h.forgotPassword)
+	e.GET("/account/reset-password", h.resetPage)
+	e.POST("/account/reset-password", h.resetPassword)
+	e.POST("/account/validate/email", h.validateEmail)
+	e.POST("/account/validate/password", h.validatePassword)
+
+	if h.devMode {
+		e.GET("/dev/mailbox", h.devMailbox)
+		e.GET("/dev/mailbox/:id", h.devMailboxHTML)
+	}
+	return e
+}
+
+// Server wraps the Echo instance in an http.Server with every timeout set.
+func (h *Handler) Server(addr string) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           h.Echo(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       90 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(h.log.Handler(), slog.LevelWarn),
+	}
+}
+
+func (h *Handler) ipExtractor() echo.IPExtractor {
+	if len(h.proxies) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, n := range h.proxies {
+		opts = append(opts, echo.TrustIPRange(n))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
+}
+
+// client describes the requester for records and emails.
+func client(c echo.Context) models.Client {
+	return models.Client{IP: c.RealIP(), UserAgent: c.Request().UserAgent()}
+}

@@ -1,0 +1,124 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"latchkey/models"
+	"latchkey/views"
+)
+
+// signInFailed is the one message for an unknown address and a wrong
+// password alike.
+const signInFailed = "Email or password is incorrect."
+
+func (h *Handler) loginPage(c echo.Context) error {
+	if currentSession(c) != nil {
+		return redirect(c, "/account")
+	}
+	f := views.LoginForm{Next: safeNext(c.QueryParam("next"))}
+	return h.render(c, http.StatusOK, views.LoginPage(h.page(c, "Sign in"), f))
+}
+
+type loginInput struct {
+	email, password, next string
+}
+
+// validate checks the form's shape; whether the pair is right is for
+// Authenticate.
+func (in *loginInput) validate() (string, views.Errors) {
+	errs := views.Errors{}
+	email, err := models.NormalizeEmail(in.email)
+	if err != nil {
+		errs["email"] = fieldMessage(err)
+	}
+	if in.password == "" {
+		errs["password"] = "Enter your password."
+	} else if len(in.password) > models.MaxPasswordBytes {
+		errs["password"] = signInFailed
+	}
+	return email, errs
+}
+
+func (h *Handler) login(c echo.Context) error {
+	f, err := parseForm(c)
+	if err != nil {
+		return err
+	}
+	vals, err := f.fields("email", "password", "next")
+	if err != nil {
+		return err
+	}
+	in := loginInput{email: vals["email"], password: vals["password"], next: safeNext(vals["next"])}
+	fail := func(errs views.Errors) error {
+		vm := views.LoginForm{Email: in.email, Next: in.next, Errors: errs, Focus: firstError(errs, "email", "password")}
+		if vm.Focus == "" {
+			vm.Focus = "password"
+		}
+		if isFragment(c) {
+			return h.render(c, http.StatusUnprocessableEntity, views.LoginFormFragment(vm))
+		}
+		return h.render(c, http.StatusUnprocessableEntity, views.LoginPage(h.page(c, "Sign in"), vm))
+	}
+	email, errs := in.validate()
+	if len(errs) > 0 {
+		return fail(errs)
+	}
+	ctx := c.Request().Context()
+	ip := c.RealIP()
+	// Throttling is checked before any hashing and is the same for known
+	// and unknown addresses.
+	if err := h.store.SignInBlocked(ctx, email, ip); err != nil {
+		return err
+	}
+	acc, err := h.store.Authenticate(ctx, email, models.NormalizePassword(in.password), client(c))
+	if errors.Is(err, models.ErrBadCredentials) {
+		if err := h.store.SignInFailed(ctx, email, ip); err != nil {
+			return err
+		}
+		return fail(views.Errors{"": signInFailed})
+	}
+	if err != nil {
+		return err
+	}
+	id, row, err := h.store.SignIn(ctx, acc, client(c))
+	if err != nil {
+		return err
+	}
+	row.Account = acc
+	if err := h.startSession(c, id, row); err != nil {
+		return err
+	}
+	to := in.next
+	if to == "" {
+		to = "/account"
+	}
+	return redirect(c, to)
+}
+
+// safeNext accepts only local absolute paths: no scheme, no host, no
+// protocol-relative "//host" or "/\host" tricks.
+func safeNext(next string) string {
+	if next == "" || len(next) > 512 || next[0] != '/' {
+		return ""
+	}
+	if len(next) > 1 && (next[1] == '/' || next[1] == '\\') {
+		return ""
+	}
+	if strings.ContainsAny(next, "\\\r\n\t") || !models.CleanText(next) {
+		return ""
+	}
+	return next
+}
+
+// fieldMessage turns a validation error into its user-facing text.
+func fieldMessage(err error) string {
+	var fe *models.FieldError
+	if errors.As(err, &fe) {
+		return fe.Message
+	}
+	return "This value cannot be used."
+}

@@ -1,0 +1,85 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"latchkey/models"
+	"latchkey/views"
+)
+
+func (h *Handler) changePasswordPage(c echo.Context) error {
+	row, err := requireAccount(c)
+	if err != nil {
+		return err
+	}
+	vm := views.ChangePasswordForm{Email: row.Account.Email}
+	return h.render(c, http.StatusOK, views.ChangePasswordPage(h.page(c, "Change your password"), vm))
+}
+
+// changePassword needs the current password; success revokes every other
+// session, rotates this one's id, queues the notification and flashes.
+func (h *Handler) changePassword(c echo.Context) error {
+	row, err := requireAccount(c)
+	if err != nil {
+		return err
+	}
+	f, err := parseForm(c)
+	if err != nil {
+		return err
+	}
+	vals, err := f.fields("current_password", "password")
+	if err != nil {
+		return err
+	}
+	acc := row.Account
+	fail := func(errs views.Errors) error {
+		vm := views.ChangePasswordForm{Email: acc.Email, Errors: errs, Focus: firstError(errs, "current_password", "password")}
+		if isFragment(c) {
+			return h.render(c, http.StatusUnprocessableEntity, views.ChangePasswordFormFragment(vm))
+		}
+		return h.render(c, http.StatusUnprocessableEntity, views.ChangePasswordPage(h.page(c, "Change your password"), vm))
+	}
+	errs := views.Errors{}
+	if vals["current_password"] == "" {
+		errs["current_password"] = "Enter your current password."
+	}
+	password, ferr := models.CheckPasswordPolicy(vals["password"], acc.Email)
+	if ferr != nil {
+		errs["password"] = ferr.Message
+	}
+	if len(errs) > 0 {
+		return fail(errs)
+	}
+	ctx := c.Request().Context()
+	if err := h.store.SignInBlocked(ctx, acc.Email, c.RealIP()); err != nil {
+		return err
+	}
+	if err := h.store.CheckPassword(ctx, acc, models.NormalizePassword(vals["current_password"])); err != nil {
+		if errors.Is(err, models.ErrWrongPassword) {
+			// Guessing the current password is throttled like sign-in.
+			if err := h.store.SignInFailed(ctx, acc.Email, c.RealIP()); err != nil {
+				return err
+			}
+			return fail(views.Errors{"current_password": "That is not your current password."})
+		}
+		return err
+	}
+	if err := h.store.SetPassword(ctx, acc, password, "change", client(c), row.IDHash, h.composeChanged(c)); err != nil {
+		return err
+	}
+	id, fresh, err := h.store.RotateSession(ctx, row, client(c))
+	if err != nil {
+		return err
+	}
+	fresh.Account = acc
+	if err := h.startSession(c, id, fresh); err != nil {
+		return err
+	}
+	if err := h.setFlash(c, "success", "Your password has been changed. Other devices have been signed out."); err != nil {
+		return err
+	}
+	return redirect(c, "/account")
+}

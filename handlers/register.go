@@ -1,0 +1,88 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"latchkey/models"
+	"latchkey/views"
+)
+
+// emailTaken is neutral on purpose: it must not confirm who has an account
+// any more than the registration itself does.
+const emailTaken = "You cannot use this address. If it is yours, sign in or reset your password."
+
+func (h *Handler) registerPage(c echo.Context) error {
+	if currentSession(c) != nil {
+		return redirect(c, "/account")
+	}
+	return h.render(c, http.StatusOK, views.RegisterPage(h.page(c, "Create an account"), views.RegisterForm{}))
+}
+
+type registerInput struct{ email, password string }
+
+// validate is shared by the submit and the inline checks.
+func (in *registerInput) validate() (email, password string, errs views.Errors) {
+	errs = views.Errors{}
+	email, err := models.NormalizeEmail(in.email)
+	if err != nil {
+		errs["email"] = fieldMessage(err)
+	}
+	password, ferr := models.CheckPasswordPolicy(in.password, email)
+	if ferr != nil {
+		errs["password"] = ferr.Message
+	}
+	return email, password, errs
+}
+
+func (h *Handler) register(c echo.Context) error {
+	f, err := parseForm(c)
+	if err != nil {
+		return err
+	}
+	vals, err := f.fields("email", "password")
+	if err != nil {
+		return err
+	}
+	in := registerInput{email: vals["email"], password: vals["password"]}
+	fail := func(errs views.Errors) error {
+		vm := views.RegisterForm{Email: in.email, Errors: errs, Focus: firstError(errs, "email", "password")}
+		if errs["password"] == "" && in.password != "" {
+			vm.Strength = strengthOf(in.password, in.email)
+		}
+		if isFragment(c) {
+			return h.render(c, http.StatusUnprocessableEntity, views.RegisterFormFragment(vm))
+		}
+		return h.render(c, http.StatusUnprocessableEntity, views.RegisterPage(h.page(c, "Create an account"), vm))
+	}
+	email, password, errs := in.validate()
+	if len(errs) > 0 {
+		return fail(errs)
+	}
+	ctx := c.Request().Context()
+	if err := h.store.Allow(ctx, "register-ip:"+c.RealIP(), h.store.Limits.RegistrationsPerHour, time.Hour); err != nil {
+		return err
+	}
+	acc, err := h.store.Register(ctx, email, password, client(c))
+	if errors.Is(err, models.ErrEmailTaken) {
+		return fail(views.Errors{"email": emailTaken})
+	}
+	if err != nil {
+		return err
+	}
+	id, row, err := h.store.SignIn(ctx, acc, client(c))
+	if err != nil {
+		return err
+	}
+	row.Account = acc
+	if err := h.startSession(c, id, row); err != nil {
+		return err
+	}
+	if err := h.setFlash(c, "success", "Welcome! Your account is ready."); err != nil {
+		return err
+	}
+	return redirect(c, "/account")
+}

@@ -1,0 +1,81 @@
+package handlers
+
+import (
+	"bytes"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/a-h/templ"
+	"github.com/labstack/echo/v4"
+
+	"latchkey/views"
+)
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// render buffers the component first, so a failing render still becomes a
+// clean 500 instead of half a page.
+func (h *Handler) render(c echo.Context, status int, comp templ.Component) error {
+	buf := bufPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer func() {
+		if buf.Cap() < 1<<20 {
+			bufPool.Put(buf)
+		}
+	}()
+	if err := comp.Render(c.Request().Context(), buf); err != nil {
+		return err
+	}
+	hd := c.Response().Header()
+	hd.Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
+	// Every page shows account data or carries a form.
+	hd.Set("Cache-Control", "no-store")
+	hd.Add("Vary", "HX-Request, HX-Request-Type")
+	return c.Blob(status, echo.MIMETextHTMLCharsetUTF8, buf.Bytes())
+}
+
+// isFragment reports whether the request is an htmx partial request. htmx
+// sends HX-Request-Type "full" for history restores and boosted
+// navigations: those get whole pages.
+func isFragment(c echo.Context) bool {
+	r := c.Request()
+	return r.Header.Get("HX-Request") == "true" && r.Header.Get("HX-Request-Type") != "full"
+}
+
+// redirect ends a successful form post: 303 for plain posts, HX-Redirect
+// for htmx (fetch would silently follow a 303 and swap the next page into
+// the form).
+func redirect(c echo.Context, to string) error {
+	if c.Request().Header.Get("HX-Request") == "true" {
+		c.Response().Header().Set("HX-Redirect", to)
+		c.Response().Header().Set("Cache-Control", "no-store")
+		return c.NoContent(http.StatusOK)
+	}
+	return c.Redirect(http.StatusSeeOther, to)
+}
+
+// page gathers what the layout needs: asset URLs, who is signed in, and
+// the flash message (read once, then gone).
+func (h *Handler) page(c echo.Context, title string) views.Page {
+	p := views.Page{Title: title, Assets: h.assets.urls, DevMode: h.devMode}
+	if acc := currentAccount(c); acc != nil {
+		p.SignedIn = true
+		p.Email = acc.Email
+	}
+	p.Flash = h.popFlash(c)
+	return p
+}
+
+// firstError names the first field with an error, in form order, for the
+// autofocus after a failed submit.
+func firstError(errs views.Errors, order ...string) string {
+	for _, f := range order {
+		if errs[f] != "" {
+			return f
+		}
+	}
+	return ""
+}
+
+func statusText(code int) string { return strings.TrimSpace(http.StatusText(code)) }

@@ -1,0 +1,246 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/gorilla/sessions"
+	"github.com/labstack/echo/v4"
+
+	"latchkey/models"
+	"latchkey/views"
+)
+
+// Names of the two cookies. Under https they carry the __Host- prefix,
+// which the browser only accepts with Secure, Path=/ and no Domain.
+func sessionCookieName(secure bool) string {
+	if secure {
+		return "__Host-latchkey_session"
+	}
+	return "latchkey_session"
+}
+
+func visitorCookieName(secure bool) string {
+	if secure {
+		return "__Host-latchkey_visitor"
+	}
+	return "latchkey_visitor"
+}
+
+// Keys of values kept in sessions.
+const (
+	keyRow       = "row"        // *models.Session, in the database store
+	keyFlashKind = "flash_kind" // visitor cookie
+	keyFlashMsg  = "flash_msg"  // visitor cookie
+	keyResetHash = "reset_hash" // visitor cookie: the hash of a pending reset code
+	ctxSession   = "latchkey.session"
+)
+
+// dbStore is a gorilla sessions.Store whose sessions live in the database:
+// the cookie holds only a random id, the row its SHA-256, the account, the
+// IP, the user agent and the times that enforce the idle and absolute
+// lifetimes. Rows exist only for signed-in users.
+type dbStore struct {
+	store  *models.Store
+	secure bool
+}
+
+func newDBStore(store *models.Store, secure bool) *dbStore {
+	return &dbStore{store: store, secure: secure}
+}
+
+func (s *dbStore) options() *sessions.Options {
+	return &sessions.Options{
+		Path:     "/",
+		MaxAge:   int(s.store.SessionMax.Seconds()),
+		Secure:   s.secure,
+		HttpOnly: true,
+		SameSite: http.SameSiteLaxMode,
+	}
+}
+
+// Get returns the request's session, loading it once per request.
+func (s *dbStore) Get(r *http.Request, name string) (*sessions.Session, error) {
+	return sessions.GetRegistry(r).Get(s, name)
+}
+
+// New loads the session named by the cookie, if it is live.
+func (s *dbStore) New(r *http.Request, name string) (*sessions.Session, error) {
+	sess := sessions.NewSession(s, name)
+	sess.Options = s.options()
+	sess.IsNew = true
+	cookie, err := r.Cookie(name)
+	if err != nil || cookie.Value == "" || len(cookie.Value) > 100 {
+		return sess, nil
+	}
+	row, err := s.store.LoadSession(r.Context(), cookie.Value)
+	if errors.Is(err, models.ErrSessionNotFound) {
+		return sess, nil
+	}
+	if err != nil {
+		return sess, err
+	}
+	sess.ID = cookie.Value
+	sess.IsNew = false
+	sess.Values[keyRow] = row
+	return sess, nil
+}
+
+// Save writes the cookie for a session started with startSession, or
+// deletes the row and the cookie when MaxAge < 0.
+func (s *dbStore) Save(r *http.Request, w http.ResponseWriter, sess *sessions.Session) error {
+	if sess.Options.MaxAge < 0 {
+		if row, ok := sess.Values[keyRow].(*models.Session); ok {
+			if err := models.DeleteSession(r.Context(), s.store.DB, row.IDHash); err != nil {
+				return err
+			}
+		}
+		http.SetCookie(w, sessions.NewCookie(sess.Name(), "", sess.Options))
+		return nil
+	}
+	if sess.ID != "" {
+		http.SetCookie(w, sessions.NewCookie(sess.Name(), sess.ID, sess.Options))
+	}
+	return nil
+}
+
+// newVisitorStore keeps a signed-out visitor's flash and pending reset in a
+// short-lived cookie, encrypted and authenticated with keys derived from
+// SESSION_SECRET, so no GET ever writes to the database.
+func newVisitorStore(secret []byte, secure bool) *sessions.CookieStore {
+	st := sessions.NewCookieStore(
+		models.DeriveKey(secret, models.KeyCookieHash),
+		models.DeriveKey(secret, models.KeyCookieBlock),
+	)
+	st.Options = &sessions.Options{
+		Path:     "/",
+		MaxAge:   3600,
+		Secure:   secure,
+		HttpOnly: true,
+		SameSite: http.SameSiteLaxMode,
+	}
+	return st
+}
+
+// loadSession middleware puts the live session row (if any) in the context.
+func (h *Handler) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		sess, err := h.sessions.Get(c.Request(), sessionCookieName(h.secure))
+		if err != nil {
+			return err
+		}
+		if row, ok := sess.Values[keyRow].(*models.Session); ok {
+			c.Set(ctxSession, row)
+		}
+		return next(c)
+	}
+}
+
+// currentSession returns the signed-in session, or nil.
+func currentSession(c echo.Context) *models.Session {
+	row, _ := c.Get(ctxSession).(*models.Session)
+	return row
+}
+
+// currentAccount returns the signed-in account, or nil.
+func currentAccount(c echo.Context) *models.Account {
+	if row := currentSession(c); row != nil {
+		return row.Account
+	}
+	return nil
+}
+
+// startSession sets the cookie for a freshly created session row,
+// replacing (and deleting) any previous one: a new id at every sign-in.
+func (h *Handler) startSession(c echo.Context, id string, row *models.Session) error {
+	ctx := c.Request().Context()
+	if old := currentSession(c); old != nil && old.IDHash != row.IDHash {
+		if err := models.DeleteSession(ctx, h.store.DB, old.IDHash); err != nil {
+			return err
+		}
+	}
+	sess, err := h.sessions.Get(c.Request(), sessionCookieName(h.secure))
+	if err != nil {
+		return err
+	}
+	sess.ID = id
+	sess.IsNew = false
+	sess.Values[keyRow] = row
+	c.Set(ctxSession, row)
+	return sess.Save(c.Request(), c.Response())
+}
+
+// endSession deletes the session row and clears the cookie.
+func (h *Handler) endSession(c echo.Context) error {
+	sess, err := h.sessions.Get(c.Request(), sessionCookieName(h.secure))
+	if err != nil {
+		return err
+	}
+	sess.Options.MaxAge = -1
+	c.Set(ctxSession, nil)
+	return sess.Save(c.Request(), c.Response())
+}
+
+// visitorSession returns the visitor cookie session; a cookie that fails
+// to decode (old key, tampering) is simply replaced.
+func (h *Handler) visitorSession(c echo.Context) *sessions.Session {
+	sess, err := h.visitor.Get(c.Request(), visitorCookieName(h.secure))
+	if err != nil {
+		sess, _ = h.visitor.New(c.Request(), visitorCookieName(h.secure))
+		// New returns the decode error again alongside a usable session.
+	}
+	return sess
+}
+
+// setFlash stores a message for the next page.
+func (h *Handler) setFlash(c echo.Context, kind, msg string) error {
+	sess := h.visitorSession(c)
+	sess.Values[keyFlashKind] = kind
+	sess.Values[keyFlashMsg] = msg
+	return sess.Save(c.Request(), c.Response())
+}
+
+// popFlash returns and clears the pending flash, if any.
+func (h *Handler) popFlash(c echo.Context) *views.Flash {
+	if _, err := c.Request().Cookie(visitorCookieName(h.secure)); err != nil {
+		return nil
+	}
+	sess := h.visitorSession(c)
+	msg, _ := sess.Values[keyFlashMsg].(string)
+	kind, _ := sess.Values[keyFlashKind].(string)
+	if msg == "" {
+		return nil
+	}
+	delete(sess.Values, keyFlashMsg)
+	delete(sess.Values, keyFlashKind)
+	h.saveVisitor(c, sess)
+	return &views.Flash{Kind: kind, Message: msg}
+}
+
+// saveVisitor writes the visitor cookie, or deletes it once empty.
+func (h *Handler) saveVisitor(c echo.Context, sess *sessions.Session) {
+	if len(sess.Values) == 0 {
+		sess.Options.MaxAge = -1
+	}
+	if err := sess.Save(c.Request(), c.Response()); err != nil {
+		h.log.Warn("visitor cookie: save failed", "err", err)
+	}
+}
+
+// requireAccount returns the signed-in session or an error that sends the
+// visitor to sign in.
+func requireAccount(c echo.Context) (*models.Session, error) {
+	if row := currentSession(c); row != nil {
+		return row, nil
+	}
+	return nil, errSignInRequired
+}
+
+var errSignInRequired = errors.New("sign in required")
+
+// background is a context for work that must finish even if the client
+// goes away (for example recording an event after the response).
+func background(c echo.Context) context.Context {
+	return context.WithoutCancel(c.Request().Context())
+}

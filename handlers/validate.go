@@ -1,0 +1,79 @@
+package handlers
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"latchkey/models"
+	"latchkey/views"
+)
+
+// The inline checks run the same validators as the submits. They never
+// hash, never log field values, and have a generous limit of their own,
+// apart from the submits' limits.
+
+func (h *Handler) validateLimit(c echo.Context) error {
+	return h.store.Allow(c.Request().Context(), "validate-ip:"+c.RealIP(), h.store.Limits.ValidationsPerMinute, time.Minute)
+}
+
+func (h *Handler) validateEmail(c echo.Context) error {
+	f, err := parseForm(c)
+	if err != nil {
+		return err
+	}
+	email, err := f.text("email")
+	if err != nil {
+		return err
+	}
+	if err := h.validateLimit(c); err != nil {
+		return err
+	}
+	msg := ""
+	if _, err := models.NormalizeEmail(email); err != nil {
+		msg = fieldMessage(err)
+	}
+	return h.render(c, http.StatusOK, views.Feedback(views.FieldFeedback{ID: "email", Message: msg}))
+}
+
+func (h *Handler) validatePassword(c echo.Context) error {
+	f, err := parseForm(c)
+	if err != nil {
+		return err
+	}
+	vals, err := f.fields("email", "password", "username")
+	if err != nil {
+		return err
+	}
+	if err := h.validateLimit(c); err != nil {
+		return err
+	}
+	email := vals["email"]
+	if email == "" {
+		email = vals["username"] // reset and change forms carry the address as username
+	}
+	if acc := currentAccount(c); acc != nil {
+		email = acc.Email
+	}
+	normEmail, _ := models.NormalizeEmail(email) // a bad address only weakens the personal-data check
+	msg := ""
+	if vals["password"] != "" {
+		if _, ferr := models.CheckPasswordPolicy(vals["password"], normEmail); ferr != nil {
+			msg = ferr.Message
+		}
+	}
+	fb := views.PasswordFeedback{ID: "password", Message: msg, Strength: strengthOf(vals["password"], normEmail)}
+	return h.render(c, http.StatusOK, views.PasswordFeedbackFragment(fb))
+}
+
+var strengthLabels = [...]string{"Too weak", "Weak", "Fair", "Good", "Strong"}
+
+// strengthOf builds the meter's view model.
+func strengthOf(password, email string) views.Strength {
+	if password == "" {
+		return views.Strength{}
+	}
+	score := models.Strength(password, email)
+	return views.Strength{Show: true, Score: score, Label: strengthLabels[score]}
+}

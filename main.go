@@ -1,0 +1,318 @@
+// Command latchkey is an account system with safe password resets, as one
+// binary: `latchkey [serve]`, `migrate`, `user create EMAIL`,
+// `user set-password EMAIL`, `healthcheck`, `version`.
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"latchkey/handlers"
+	"latchkey/mail"
+	"latchkey/models"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv))
+}
+
+// run is main with its inputs explicit, so tests can drive the CLI.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd, args = args[0], args[1:]
+	}
+	if cmd == "version" {
+		fmt.Fprintln(stdout, "latchkey", version)
+		return 0
+	}
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		fmt.Fprintln(stderr, "latchkey: configuration error:\n"+indent(err.Error()))
+		return 2
+	}
+	if cmd == "healthcheck" {
+		return healthcheck(cfg, stderr)
+	}
+	log := newLogger(cfg, stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	var runErr error
+	switch {
+	case cmd == "serve":
+		runErr = serve(ctx, cfg, log)
+	case cmd == "migrate":
+		runErr = withApp(ctx, cfg, log, func(a *app) error {
+			fmt.Fprintln(stdout, "migrations applied:", a.migrated)
+			return nil
+		})
+	case cmd == "user" && len(args) == 2 && args[0] == "create":
+		runErr = withApp(ctx, cfg, log, func(a *app) error { return userCreate(ctx, a, args[1], stdin, stdout) })
+	case cmd == "user" && len(args) == 2 && args[0] == "set-password":
+		runErr = withApp(ctx, cfg, log, func(a *app) error { return userSetPassword(ctx, a, args[1], stdin, stdout) })
+	default:
+		fmt.Fprintln(stderr, "usage: latchkey [serve] | migrate | user create EMAIL | user set-password EMAIL | healthcheck | version")
+		return 2
+	}
+	if runErr != nil {
+		fmt.Fprintln(stderr, "latchkey:", runErr)
+		return 1
+	}
+	return 0
+}
+
+func indent(s string) string { return "  " + strings.ReplaceAll(s, "\n", "\n  ") }
+
+func newLogger(cfg *Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// app is every long-lived dependency, built once.
+type app struct {
+	cfg      *Config
+	log      *slog.Logger
+	store    *models.Store
+	mailbox  *mail.Mailbox
+	worker   *mail.Worker
+	migrated int
+}
+
+// withApp opens the database, migrates, builds the store and the mail
+// worker, runs fn and closes everything.
+func withApp(ctx context.Context, cfg *Config, log *slog.Logger, fn func(*app) error) error {
+	secret := cfg.SessionSecret
+	if secret == nil {
+		var err error
+		if secret, err = devSecret("data"); err != nil {
+			return err
+		}
+		cfg.SessionSecret = secret
+	}
+	db, err := models.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	n, err := models.Migrate(ctx, db)
+	if err != nil {
+		return err
+	}
+	sealer, err := models.NewSealer(models.DeriveKey(secret, models.KeyOutbox))
+	if err != nil {
+		return err
+	}
+	hasher, err := models.NewHasher(models.HashParams, cfg.HashConcurrency, cfg.HashWait)
+	if err != nil {
+		return err
+	}
+	a := &app{cfg: cfg, log: log, migrated: n}
+	a.store = &models.Store{
+		DB: db, Hasher: hasher, Sealer: sealer, ResetTTL: cfg.ResetTTL,
+		SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax, Limits: cfg.Limits,
+	}
+	var sender mail.Sender
+	if cfg.SMTPURL != "" {
+		smtp, err := mail.NewSMTP(cfg.SMTPURL, cfg.MailFrom)
+		if err != nil {
+			return err
+		}
+		sender = smtp
+	} else {
+		a.mailbox = mail.NewMailbox(50, log)
+		sender = a.mailbox
+	}
+	a.worker = &mail.Worker{Store: a.store, Sender: sender, Log: log}
+	a.store.OnEnqueue = a.worker.Notify
+	return fn(a)
+}
+
+// serve runs the HTTP server and the outbox worker until a signal, then
+// shuts down gracefully: stop accepting, finish in-flight requests and the
+// current send, exit.
+func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
+	return withApp(ctx, cfg, log, func(a *app) error {
+		h, err := handlers.New(handlers.Deps{
+			Store: a.store, Log: log, BaseURL: cfg.BaseURL, Secret: cfg.SessionSecret,
+			DevMode: cfg.DevMode(), Mailbox: a.mailbox, Assets: assetsFS(),
+			TrustedProxies: cfg.TrustedProxies, Version: version,
+		})
+		if err != nil {
+			return err
+		}
+		srv := h.Server(cfg.Addr)
+		ln, err := net.Listen("tcp", cfg.Addr)
+		if err != nil {
+			return err
+		}
+		workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			a.worker.Run(workerCtx)
+		}()
+		go func() {
+			defer wg.Done()
+			cleanupLoop(workerCtx, a)
+		}()
+		mode := "production"
+		if cfg.DevMode() {
+			mode = "dev"
+		}
+		log.Info("latchkey listening", "addr", ln.Addr().String(), "base_url", cfg.BaseURL.String(), "mode", mode,
+			"database", strings.SplitN(cfg.DatabaseURL, ":", 2)[0], "smtp", cfg.SMTPURL != "", "migrations_applied", a.migrated)
+
+		serveErr := make(chan error, 1)
+		go func() { serveErr <- srv.Serve(ln) }()
+		select {
+		case err := <-serveErr:
+			stopWorker()
+			wg.Wait()
+			return err
+		case <-ctx.Done():
+		}
+		log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		defer cancel()
+		err = srv.Shutdown(shutdownCtx)
+		stopWorker()
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-shutdownCtx.Done():
+			log.Warn("shutdown timeout: outbox worker still busy")
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("shutdown: %w", err)
+		}
+		log.Info("stopped")
+		return nil
+	})
+}
+
+// cleanupLoop prunes old rows hourly.
+func cleanupLoop(ctx context.Context, a *app) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if err := a.store.Cleanup(ctx, 7*24*time.Hour); err != nil && ctx.Err() == nil {
+			a.log.Warn("cleanup failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// healthcheck GETs /healthz on ADDR: the container's probe, since a
+// distroless image has no shell or curl.
+func healthcheck(cfg *Config, stderr io.Writer) int {
+	host, port, _ := net.SplitHostPort(cfg.Addr) // validated by loadConfig
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	client := &http.Client{Timeout: 3 * time.Second}
+	resp, err := client.Get("http://" + net.JoinHostPort(host, port) + "/healthz")
+	if err != nil {
+		fmt.Fprintln(stderr, "healthcheck:", err)
+		return 1
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintln(stderr, "healthcheck: status", resp.StatusCode)
+		return 1
+	}
+	return 0
+}
+
+// readPassword reads one line from stdin.
+func readPassword(stdin io.Reader) (string, error) {
+	line, err := bufio.NewReader(io.LimitReader(stdin, models.MaxPasswordBytes+2)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", err
+	}
+	line = strings.TrimRight(line, "\r\n")
+	if line == "" {
+		return "", errors.New("no password on standard input (one line expected)")
+	}
+	return line, nil
+}
+
+// userCreate creates an account with the password read from stdin.
+func userCreate(ctx context.Context, a *app, rawEmail string, stdin io.Reader, stdout io.Writer) error {
+	email, err := models.NormalizeEmail(rawEmail)
+	if err != nil {
+		return fmt.Errorf("email: %w", err)
+	}
+	raw, err := readPassword(stdin)
+	if err != nil {
+		return err
+	}
+	password, ferr := models.CheckPasswordPolicy(raw, email)
+	if ferr != nil {
+		return fmt.Errorf("password: %s", ferr.Message)
+	}
+	if _, err := a.store.Register(ctx, email, password, models.Client{}); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "created", email)
+	return nil
+}
+
+// userSetPassword is the web flow's SetPassword from the command line:
+// same policy, every session revoked, the notification email queued (and
+// delivered before exit).
+func userSetPassword(ctx context.Context, a *app, rawEmail string, stdin io.Reader, stdout io.Writer) error {
+	email, err := models.NormalizeEmail(rawEmail)
+	if err != nil {
+		return fmt.Errorf("email: %w", err)
+	}
+	acc, err := models.AccountByEmail(ctx, a.store.DB, email)
+	if errors.Is(err, models.ErrNotFound) {
+		return fmt.Errorf("no account for %s", email)
+	}
+	if err != nil {
+		return err
+	}
+	raw, err := readPassword(stdin)
+	if err != nil {
+		return err
+	}
+	password, ferr := models.CheckPasswordPolicy(raw, email)
+	if ferr != nil {
+		return fmt.Errorf("password: %s", ferr.Message)
+	}
+	if err := a.store.SetPassword(ctx, acc, password, "cli", models.Client{}, "", handlers.ComposeChanged(ctx, a.cfg.BaseURL)); err != nil {
+		return err
+	}
+	// Try to deliver the notification now; if SMTP is down it stays queued
+	// for the server's worker.
+	sendCtx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	a.worker.DrainOnce(sendCtx)
+	fmt.Fprintln(stdout, "password set for", email, "; every session signed out")
+	return nil
+}

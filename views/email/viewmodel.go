@@ -1,0 +1,30 @@
+// Package email holds the emails as templ components: each has an HTML
+// and a plain-text version built from the same view model.
+package email
+
+// Reset is the password-reset email.
+type Reset struct {
+	// Link is BASE_URL + the reset path + the code.
+	Link string
+	// ExpiresIn is human text ("1 hour"); ExpiresAt the absolute time (UTC).
+	ExpiresIn string
+	ExpiresAt string
+	// IP and Device describe who asked.
+	IP     string
+	Device string
+	// ForgotURL lets the reader ask again if the link has expired.
+	ForgotURL string
+}
+
+// Changed is the "your password was changed" email.
+type Changed struct {
+	When   string
+	IP     string
+	Device string
+	// How says what changed it ("a password reset", "the account page",
+	// "an administrator").
+	How string
+	// NotMeURL starts the "this wasn't me" recovery: it signs out every
+	// session and starts a reset.
+	NotMeURL string
+}

@@ -1,0 +1,162 @@
+// Package views holds every page, fragment and email as templ components.
+// Components take the plain view-model structs below; nothing here knows
+// about HTTP, the database or sessions, so a designer can change any page
+// by editing a .templ file and assets/app.css.
+package views
+
+// Assets are the content-hashed URLs of the static files.
+type Assets struct {
+	CSS  string
+	HTMX string
+	JS   string
+}
+
+// Flash is a one-time message shown at the top of the next page.
+type Flash struct {
+	// Kind is "success", "info" or "error"; it picks the colour.
+	Kind    string
+	Message string
+}
+
+// Page is what the layout needs on every page.
+type Page struct {
+	// Title goes in <title> and is usually the page's heading.
+	Title  string
+	Assets Assets
+	// SignedIn and Email drive the navigation.
+	SignedIn bool
+	Email    string
+	Flash    *Flash
+	// DevMode shows the link to the dev mailbox.
+	DevMode bool
+}
+
+// Errors maps a form field's name to its message; "" is the whole form.
+type Errors map[string]string
+
+// LoginForm is the sign-in form.
+type LoginForm struct {
+	Email string
+	// Next is where to go after signing in (a local path, or empty).
+	Next   string
+	Errors Errors
+	// Focus names the field to focus after a failed submit.
+	Focus string
+}
+
+// RegisterForm is the registration form.
+type RegisterForm struct {
+	Email    string
+	Errors   Errors
+	Strength Strength
+	Focus    string
+}
+
+// ForgotForm is the "forgot password" form. Sent is true once submitted:
+// the page then says a link is on its way if the account exists.
+type ForgotForm struct {
+	Email  string
+	Sent   bool
+	Errors Errors
+	Focus  string
+}
+
+// ResetForm chooses a new password with a reset code. Code is empty when
+// the session remembers the code (after the clean-URL redirect).
+type ResetForm struct {
+	Code     string
+	Email    string
+	Errors   Errors
+	Strength Strength
+	Focus    string
+}
+
+// ChangePasswordForm changes the password of the signed-in account.
+type ChangePasswordForm struct {
+	Email    string
+	Errors   Errors
+	Strength Strength
+	Focus    string
+}
+
+// Strength is the password strength meter.
+type Strength struct {
+	// Show is false until the user has typed something.
+	Show bool
+	// Score runs from 0 (refused or trivial) to 4 (strong).
+	Score int
+	// Label names the score ("Too weak", "Weak", "Fair", "Good", "Strong").
+	Label string
+}
+
+// FieldFeedback is the inline message under one field, swapped in by
+// htmx while the user types.
+type FieldFeedback struct {
+	// ID is the input's id; the message element is ID + "-feedback".
+	ID      string
+	Message string
+}
+
+// PasswordFeedback is the message and strength meter under a new-password
+// field.
+type PasswordFeedback struct {
+	ID       string
+	Message  string
+	Strength Strength
+}
+
+// AccountPage is the signed-in account overview.
+type AccountPage struct {
+	Email    string
+	Verified bool
+	Sessions []SessionRow
+	Events   []EventRow
+	// FailedSignIns counts failed sign-ins among the recent events.
+	FailedSignIns int
+}
+
+// SessionRow is one signed-in device.
+type SessionRow struct {
+	// ID identifies the session for the "sign out" button (its id hash,
+	// never the cookie value).
+	ID       string
+	Device   string
+	IP       string
+	Created  string
+	LastSeen string
+	Current  bool
+}
+
+// EventRow is one line of security activity.
+type EventRow struct {
+	What   string
+	IP     string
+	Device string
+	When   string
+}
+
+// ErrorPage is shown for 403, 404, 410, 413, 422, 429, 500, 503…
+type ErrorPage struct {
+	Status  int
+	Title   string
+	Message string
+	// Link and LinkText offer a way on (for example "Ask for a new link").
+	Link     string
+	LinkText string
+}
+
+// Mailbox lists the dev mailbox's messages.
+type Mailbox struct {
+	Messages []MailboxMessage
+}
+
+// MailboxMessage is one message in the dev mailbox.
+type MailboxMessage struct {
+	ID      int
+	At      string
+	To      string
+	Subject string
+	Text    string
+	// HTMLURL shows the HTML part on its own page.
+	HTMLURL string
+}
