@@ -54,7 +54,7 @@ func (e *LimitedError) Error() string {
 
 // rateRow mirrors rate_limits.
 type rateRow struct {
-	bun.BaseModel `bun:"table:rate_limits"`
+	bun.BaseModel `bun:"table:rate_limits,alias:rl"`
 
 	Key          string     `bun:"key,pk"`
 	WindowStart  time.Time  `bun:"window_start,notnull"`
@@ -81,9 +81,9 @@ func count(ctx context.Context, db bun.IDB, key string, window time.Duration, no
 	row := &rateRow{Key: key, WindowStart: now, Count: 1}
 	_, err := db.NewInsert().Model(row).
 		On("CONFLICT (key) DO UPDATE").
-		Set("count = CASE WHEN rate_limits.window_start <= ? THEN 1 ELSE rate_limits.count + 1 END", stale).
-		Set("window_start = CASE WHEN rate_limits.window_start <= ? THEN ? ELSE rate_limits.window_start END", stale, now).
-		Set("blocked_until = CASE WHEN rate_limits.window_start <= ? THEN NULL ELSE rate_limits.blocked_until END", stale).
+		Set("count = CASE WHEN rl.window_start <= ? THEN 1 ELSE rl.count + 1 END", stale).
+		Set("window_start = CASE WHEN rl.window_start <= ? THEN ? ELSE rl.window_start END", stale, now).
+		Set("blocked_until = CASE WHEN rl.window_start <= ? THEN NULL ELSE rl.blocked_until END", stale).
 		Returning("window_start, count, blocked_until").
 		Exec(ctx, row)
 	if err != nil {
