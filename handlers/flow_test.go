@@ -14,8 +14,8 @@ import (
 
 const (
 	resetSubject = "Reset your Latchkey password"
-	oldPassword = "correct horse battery staple"
-	newPassword = "a brand new passphrase 42"
+	oldPassword  = "correct horse battery staple"
+	newPassword  = "a brand new passphrase 42"
 )
 
 // forEachApp runs a scenario against a Latchkey on SQLite and on Postgres.
