@@ -83,7 +83,7 @@ func (w *Worker) Run(ctx context.Context) {
 			w.Log.Warn("outbox: delivery pass failed", "err", err)
 		}
 		if next, ok, err := w.Store.NextDue(ctx); err == nil && ok {
-			if d := time.Until(next); d < sleep {
+			if d := next.Sub(w.Store.Now()); d < sleep {
 				sleep = max(d, 10*time.Millisecond)
 			}
 		}
@@ -150,7 +150,7 @@ func (w *Worker) deliver(ctx context.Context, row *models.OutboxEmail) {
 	default:
 		delay := w.backoff(row.Attempts)
 		log.Warn("outbox: temporary failure; will retry", "err", err, "retry_in", delay.Round(time.Millisecond))
-		if err := w.Store.MarkRetry(done, row.ID, time.Now().Add(delay), err.Error()); err != nil {
+		if err := w.Store.MarkRetry(done, row.ID, delay, err.Error()); err != nil {
 			log.Error("outbox: could not schedule retry", "err", err)
 		}
 	}

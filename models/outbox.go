@@ -114,11 +114,13 @@ func (s *Store) MarkSent(ctx context.Context, id int64) error {
 	return nil
 }
 
-// MarkRetry puts a message back in the queue for another attempt at next.
-func (s *Store) MarkRetry(ctx context.Context, id int64, next time.Time, reason string) error {
+// MarkRetry puts a message back in the queue for another attempt after
+// delay.
+func (s *Store) MarkRetry(ctx context.Context, id int64, delay time.Duration, reason string) error {
+	next := s.now().Add(delay)
 	_, err := s.DB.NewUpdate().Model((*OutboxEmail)(nil)).
 		Set("status = ?", OutboxPending).
-		Set("next_attempt_at = ?", next.UTC()).
+		Set("next_attempt_at = ?", next).
 		Set("last_error = ?", clip(reason, 500)).
 		Where("id = ?", id).Exec(ctx)
 	if err != nil {

@@ -26,7 +26,7 @@ type Store struct {
 	DB       *bun.DB
 	Hasher   *Hasher
 	Sealer   *Sealer
-	Now      func() time.Time
+	Clock    func() time.Time
 	ResetTTL time.Duration
 	// SessionIdle and SessionMax are the sliding and absolute session
 	// lifetimes, enforced when a session is loaded.
@@ -43,11 +43,14 @@ type Store struct {
 // it survives a round trip through either database unchanged.
 func (s *Store) now() time.Time {
 	now := time.Now
-	if s.Now != nil {
-		now = s.Now
+	if s.Clock != nil {
+		now = s.Clock
 	}
 	return now().UTC().Truncate(time.Microsecond)
 }
+
+// Now is the store's clock, for callers that schedule against it.
+func (s *Store) Now() time.Time { return s.now() }
 
 // inTx runs fn in a transaction and, once it has committed, wakes the
 // outbox worker if fn queued mail.

@@ -131,26 +131,26 @@ func redact(s string) string {
 	return u.Redacted()
 }
 
-// Clock is a movable clock for tests of expiry.
+// Clock is real time plus an offset that tests move forward.
 type Clock struct {
-	mu  sync.Mutex
-	now time.Time
+	mu     sync.Mutex
+	offset time.Duration
 }
 
 // NewClock starts at the real current time.
-func NewClock() *Clock { return &Clock{now: time.Now().UTC()} }
+func NewClock() *Clock { return &Clock{} }
 
 // Now returns the clock's time.
 func (c *Clock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.now
+	return time.Now().UTC().Add(c.offset)
 }
 
 // Advance moves the clock forward.
 func (c *Clock) Advance(d time.Duration) {
 	c.mu.Lock()
-	c.now = c.now.Add(d)
+	c.offset += d
 	c.mu.Unlock()
 }
 
@@ -176,7 +176,7 @@ func NewStore(t testing.TB, db *bun.DB, clock *Clock) *models.Store {
 		t.Fatal(err)
 	}
 	return &models.Store{
-		DB: db, Hasher: hasher, Sealer: sealer, Now: clock.Now, ResetTTL: time.Hour,
+		DB: db, Hasher: hasher, Sealer: sealer, Clock: clock.Now, ResetTTL: time.Hour,
 		SessionIdle: 30 * time.Minute, SessionMax: 12 * time.Hour, Limits: models.DefaultLimits(),
 	}
 }
