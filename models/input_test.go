@@ -1,0 +1,153 @@
+package models_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"latchkey/models"
+)
+
+func TestNormalizeEmail(t *testing.T) {
+	ok := map[string]string{
+		"  Ann@Example.COM ":      "ann@example.com",
+		"a.b+tag@sub.example.org": "a.b+tag@sub.example.org",
+	}
+	for in, want := range ok {
+		if got, err := models.NormalizeEmail(in); err != nil || got != want {
+			t.Errorf("%q → %q, %v", in, got, err)
+		}
+	}
+	for _, bad := range []string{"", "plain", "@example.com", "a@", "a@b@example.com", "a b@example.com",
+		"a@example", "a@.example.com", "a@example..com", "<script>@example.com", "Ann <ann@example.com>",
+		"аnn@example.com" /* Cyrillic а */, "ann@exämple.com", "a\r\n@example.com", "a\x00@example.com",
+		strings.Repeat("a", 65) + "@example.com", strings.Repeat("a", 60) + "@" + strings.Repeat("b", 200) + ".com"} {
+		if got, err := models.NormalizeEmail(bad); err == nil {
+			t.Errorf("%q accepted as %q", bad, got)
+		}
+	}
+}
+
+func TestPasswordPolicy(t *testing.T) {
+	if models.CommonPasswordCount() < 10000 {
+		t.Fatalf("common password list has %d entries", models.CommonPasswordCount())
+	}
+	cases := []struct {
+		pw, email string
+		err       *models.FieldError
+	}{
+		{"", "a@example.com", models.ErrPasswordRequired},
+		{"short", "a@example.com", models.ErrPasswordShort},
+		{"ｐａｓｓ", "a@example.com", models.ErrPasswordShort},
+		{strings.Repeat("é", 257), "a@example.com", models.ErrPasswordLong},
+		{"password1", "a@example.com", models.ErrPasswordCommon},
+		{"PASSWORD1", "a@example.com", models.ErrPasswordCommon},
+		{"ＰＡＳＳＷＯＲＤ１", "a@example.com", models.ErrPasswordCommon}, // NFKC folds full-width
+		{"mylatchkeypass", "a@example.com", models.ErrPasswordPersonal},
+		{"jonathan-rocks-2024", "jonathan@example.com", models.ErrPasswordPersonal},
+		{"tab\tinside password", "a@example.com", models.ErrPasswordInvalid},
+		{"correct horse battery staple", "a@example.com", nil},
+		{strings.Repeat("é", 256), "a@example.com", nil},
+		{"lowercaseonlyisfine", "a@example.com", nil},
+	}
+	for _, c := range cases {
+		_, err := models.CheckPasswordPolicy(c.pw, c.email)
+		if err != c.err {
+			t.Errorf("%q: got %v, want %v", c.pw, err, c.err)
+		}
+	}
+	// The same normalisation on set and check.
+	a, _ := models.CheckPasswordPolicy("ﬁnest passphrase", "x@example.com")
+	if a != models.NormalizePassword("finest passphrase") {
+		t.Errorf("NFKC not applied: %q", a)
+	}
+}
+
+func TestCodes(t *testing.T) {
+	seen := map[string]bool{}
+	for i := 0; i < 100; i++ {
+		code, hash := models.NewCode()
+		if len(code) != 43 || seen[code] {
+			t.Fatalf("code %q", code)
+		}
+		seen[code] = true
+		if h, ok := models.ParseCode(code); !ok || h != hash || !models.ValidCodeHash(hash) {
+			t.Fatalf("round trip failed for %q", code)
+		}
+	}
+	for _, bad := range []string{"", "abc", strings.Repeat("A", 42), strings.Repeat("A", 44), strings.Repeat("+", 43), strings.Repeat("A", 42) + "="} {
+		if _, ok := models.ParseCode(bad); ok {
+			t.Errorf("%q parsed", bad)
+		}
+	}
+}
+
+func TestHasherBoundsConcurrencyAndStoredParameters(t *testing.T) {
+	params := models.HashParams
+	params.Memory, params.Iterations = 1024, 1
+	h, err := models.NewHasher(params, 2, 30*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Tampered stored hashes with absurd parameters are refused before
+	// hashing.
+	for _, evil := range []string{
+		"$argon2id$v=19$m=4194304,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA",
+		"$argon2id$v=19$m=1024,t=1000000,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA",
+		"$argon2id$v=19$m=1024,t=1,p=255$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA",
+	} {
+		if ok, _, err := h.Check(context.Background(), "x", evil); ok || err == nil {
+			t.Errorf("accepted out-of-bounds hash %q", evil)
+		}
+	}
+	// With both slots held, a third hash waits briefly and gets ErrBusy.
+	slow, _ := models.NewHasher(models.HashParams, 2, 20*time.Millisecond)
+	var wg sync.WaitGroup
+	errs := make(chan error, 12)
+	for i := 0; i < 12; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := slow.Hash(context.Background(), "some password")
+			errs <- err
+		}()
+	}
+	peak := 0
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	for running := true; running; {
+		select {
+		case <-done:
+			running = false
+		default:
+			peak = max(peak, slow.InFlight())
+			time.Sleep(time.Millisecond)
+		}
+	}
+	close(errs)
+	busy := 0
+	for err := range errs {
+		if errors.Is(err, models.ErrBusy) {
+			busy++
+		} else if err != nil {
+			t.Error(err)
+		}
+	}
+	if peak > 2 {
+		t.Errorf("%d hashes ran at once; the bound is 2", peak)
+	}
+	if busy == 0 {
+		t.Errorf("no request was turned away with ErrBusy")
+	}
+	t.Logf("peak in flight %d of %d, %d of 12 turned away", peak, slow.Capacity(), busy)
+}
+
+func TestHashParamsMeetOWASP(t *testing.T) {
+	p := models.HashParams
+	if p.Memory < 19*1024 || p.Iterations < 2 || p.Parallelism != 1 || p.SaltLength < 16 || p.KeyLength < 32 {
+		t.Errorf("parameters below OWASP: %+v", p)
+	}
+}
