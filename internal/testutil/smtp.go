@@ -75,9 +75,13 @@ func (s *SMTPServer) URL() string { return "smtp://" + s.Addr }
 // address.
 func (s *SMTPServer) Stop() {
 	s.mu.Lock()
-	srv := s.srv
-	s.srv = nil
+	srv, ln := s.srv, s.ln
+	s.srv, s.ln = nil, nil
 	s.mu.Unlock()
+	if ln != nil {
+		// Closed here too: Serve may not have registered it yet.
+		_ = ln.Close()
+	}
 	if srv != nil {
 		_ = srv.Close()
 	}

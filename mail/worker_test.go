@@ -1,0 +1,189 @@
+package mail_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"latchkey/internal/testutil"
+	"latchkey/mail"
+	"latchkey/models"
+)
+
+func queue(t *testing.T, s *models.Store, email string) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := models.AccountByEmail(ctx, s.DB, email); err != nil {
+		if _, err := s.Register(ctx, email, "correct horse battery staple", models.Client{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := s.RequestReset(ctx, email, models.Client{IP: "192.0.2.1"}, func(m models.ResetMail) (models.Message, error) {
+		return models.Message{To: m.Email, Subject: "Reset", Text: "link " + m.Code, HTML: "<p>link</p>"}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func startWorker(t *testing.T, s *models.Store, smtpURL string) *mail.Worker {
+	t.Helper()
+	sender, err := mail.NewSMTP(smtpURL, "Latchkey <no-reply@localhost>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &mail.Worker{Store: s, Sender: sender, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Poll: 100 * time.Millisecond, BackoffBase: 20 * time.Millisecond, BackoffMax: 200 * time.Millisecond, MaxAttempts: 50}
+	s.OnEnqueue = w.Notify
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { w.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return w
+}
+
+func status(t *testing.T, db *bun.DB) (row models.OutboxEmail) {
+	t.Helper()
+	if err := db.NewSelect().Model(&row).OrderExpr("id DESC").Limit(1).Scan(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return row
+}
+
+func waitStatus(t *testing.T, db *bun.DB, want string) models.OutboxEmail {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		row := status(t, db)
+		if row.Status == want {
+			return row
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("outbox status %q (attempts %d, error %q), want %q", row.Status, row.Attempts, row.LastError, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestDeliveryWakesOnEnqueue(t *testing.T) {
+	testutil.ForEachDB(t, func(t *testing.T, db *bun.DB) {
+		s := testutil.NewStore(t, db, testutil.NewClock())
+		srv := testutil.StartSMTP(t)
+		w := startWorker(t, s, srv.URL())
+		w.Poll = time.Hour // only the wake-up can deliver in time
+		time.Sleep(50 * time.Millisecond)
+		queue(t, s, "wake@example.com")
+		got := srv.WaitFor(t, 1, 5*time.Second)
+		if got[0].To[0] != "wake@example.com" || got[0].HTML == "" || got[0].Text == "" {
+			t.Errorf("delivered %+v", got[0])
+		}
+		row := waitStatus(t, db, models.OutboxSent)
+		if row.SealedBody != nil || row.SentAt == nil {
+			t.Errorf("sent row keeps its body or lacks sent_at")
+		}
+	})
+}
+
+func TestSMTPOutageThenRecovery(t *testing.T) {
+	testutil.ForEachDB(t, func(t *testing.T, db *bun.DB) {
+		s := testutil.NewStore(t, db, testutil.NewClock())
+		srv := testutil.StartSMTP(t)
+		srv.Stop() // connection refused
+		startWorker(t, s, srv.URL())
+		start := time.Now()
+		queue(t, s, "outage@example.com")
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("queueing waited on SMTP: %s", d)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for status(t, db).Attempts < 2 {
+			if time.Now().After(deadline) {
+				t.Fatalf("no retries while SMTP is down: %+v", status(t, db))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if row := status(t, db); row.Status == models.OutboxFailed || row.SealedBody == nil {
+			t.Fatalf("message given up during an outage: %+v", row)
+		}
+		srv.Restart(t)
+		srv.WaitFor(t, 1, 10*time.Second)
+		waitStatus(t, db, models.OutboxSent)
+	})
+}
+
+func TestTemporaryAndPermanentSMTPFailures(t *testing.T) {
+	testutil.ForEachDB(t, func(t *testing.T, db *bun.DB) {
+		s := testutil.NewStore(t, db, testutil.NewClock())
+		srv := testutil.StartSMTP(t)
+		startWorker(t, s, srv.URL())
+
+		srv.FailWith(451)
+		queue(t, s, "temp@example.com")
+		deadline := time.Now().Add(5 * time.Second)
+		for status(t, db).Attempts < 2 {
+			if time.Now().After(deadline) {
+				t.Fatal("4xx not retried")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if row := status(t, db); row.Status == models.OutboxFailed {
+			t.Fatalf("4xx marked failed: %+v", row)
+		}
+		srv.FailWith(0)
+		waitStatus(t, db, models.OutboxSent)
+
+		srv.FailWith(550)
+		queue(t, s, "perm@example.com")
+		row := waitStatus(t, db, models.OutboxFailed)
+		if row.Attempts != 1 || row.SealedBody != nil || row.LastError == "" {
+			t.Errorf("5xx: attempts %d, body kept %v, error %q", row.Attempts, row.SealedBody != nil, row.LastError)
+		}
+	})
+}
+
+func TestGivesUpAfterMaxAttempts(t *testing.T) {
+	db := testutil.NewDB(t, "sqlite")
+	s := testutil.NewStore(t, db, testutil.NewClock())
+	srv := testutil.StartSMTP(t)
+	srv.FailWith(421)
+	w := startWorker(t, s, srv.URL())
+	w.MaxAttempts = 3
+	queue(t, s, "max@example.com")
+	row := waitStatus(t, db, models.OutboxFailed)
+	if row.Attempts != 3 {
+		t.Errorf("failed after %d attempts, want 3", row.Attempts)
+	}
+}
+
+func TestDevMailbox(t *testing.T) {
+	box := mail.NewMailbox(2, nil)
+	for _, s := range []string{"one", "two", "three"} {
+		if err := box.Send(context.Background(), models.Message{To: "a@example.com", Subject: s}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := box.Messages()
+	if len(got) != 2 || got[0].Msg.Subject != "three" || got[1].Msg.Subject != "two" {
+		t.Errorf("mailbox %+v", got)
+	}
+	if _, ok := box.Message(got[0].ID); !ok {
+		t.Errorf("message by id")
+	}
+}
+
+func TestSMTPURL(t *testing.T) {
+	for _, bad := range []string{"http://x", "smtp://", "smtp://host:port", "::"} {
+		if _, err := mail.NewSMTP(bad, "a@example.com"); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	for _, good := range []string{"smtp://127.0.0.1:2525", "smtp://user:pw@localhost:25", "smtps://mail.example.com", "smtp://mail.example.com:587"} {
+		if _, err := mail.NewSMTP(good, "a@example.com"); err != nil {
+			t.Errorf("%q: %v", good, err)
+		}
+	}
+}
