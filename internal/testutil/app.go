@@ -36,6 +36,8 @@ type App struct {
 	Server *httptest.Server
 	// Logs collects everything the app logged, for secrecy checks.
 	Logs *SafeBuffer
+	// Mailbox is the dev mailbox (WithDevMailbox only).
+	Mailbox *mail.Mailbox
 }
 
 // AppOption adjusts an App before it starts.
@@ -45,7 +47,12 @@ type appConfig struct {
 	trustedProxies []*net.IPNet
 	limits         *models.Limits
 	hasher         *models.Hasher
+	devMailbox     bool
 }
+
+// WithDevMailbox runs the app in dev mode with the in-memory mailbox
+// instead of SMTP.
+func WithDevMailbox() AppOption { return func(c *appConfig) { c.devMailbox = true } }
 
 // WithTrustedProxies believes X-Forwarded-For from these networks.
 func WithTrustedProxies(cidrs ...string) AppOption {
@@ -85,9 +92,17 @@ func StartApp(t testing.TB, dialect string, opts ...AppOption) *App {
 	smtpSrv := StartSMTP(t)
 	logs := &SafeBuffer{}
 	log := slog.New(slog.NewTextHandler(io.MultiWriter(logs, testWriter{t}), &slog.HandlerOptions{Level: slog.LevelDebug}))
-	sender, err := mail.NewSMTP(smtpSrv.URL(), "Latchkey <no-reply@localhost>")
-	if err != nil {
-		t.Fatal(err)
+	var sender mail.Sender
+	var mailbox *mail.Mailbox
+	if cfg.devMailbox {
+		mailbox = mail.NewMailbox(50, log)
+		sender = mailbox
+	} else {
+		smtpSender, err := mail.NewSMTP(smtpSrv.URL(), "Latchkey <no-reply@localhost>")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sender = smtpSender
 	}
 	worker := &mail.Worker{Store: store, Sender: sender, Log: log, Poll: 200 * time.Millisecond,
 		BackoffBase: 50 * time.Millisecond, BackoffMax: 500 * time.Millisecond}
@@ -101,6 +116,7 @@ func StartApp(t testing.TB, dialect string, opts ...AppOption) *App {
 	h, err := handlers.New(handlers.Deps{
 		Store: store, Log: log, BaseURL: base, Secret: []byte(TestSecret),
 		Assets: os.DirFS(RepoPath(t, "assets")), TrustedProxies: cfg.trustedProxies, Version: "test",
+		DevMode: cfg.devMailbox, Mailbox: mailbox,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -118,7 +134,7 @@ func StartApp(t testing.TB, dialect string, opts ...AppOption) *App {
 		cancel()
 		<-done
 	})
-	return &App{URL: srv.URL, DB: db, Store: store, Clock: clock, SMTP: smtpSrv, Worker: worker, Server: srv, Logs: logs}
+	return &App{URL: srv.URL, DB: db, Store: store, Clock: clock, SMTP: smtpSrv, Worker: worker, Server: srv, Logs: logs, Mailbox: mailbox}
 }
 
 // RepoPath returns a path inside the repository, from any package's tests.
