@@ -305,7 +305,7 @@ func userSetPassword(ctx context.Context, a *app, rawEmail string, stdin io.Read
 	if ferr != nil {
 		return fmt.Errorf("password: %s", ferr.Message)
 	}
-	if err := a.store.SetPassword(ctx, acc, password, "cli", models.Client{}, "", handlers.ComposeChanged(ctx, a.cfg.BaseURL)); err != nil {
+	if err := a.store.SetPassword(ctx, acc, password, "cli", models.Client{}, "", handlers.ComposeChanged(ctx, a.cfg.BaseURL, models.DeriveKey(a.cfg.SessionSecret, models.KeySignedLinks))); err != nil {
 		return err
 	}
 	// Try to deliver the notification now; if SMTP is down it stays queued

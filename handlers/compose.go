@@ -42,22 +42,20 @@ func (h *Handler) composeReset(c echo.Context) models.ComposeReset {
 
 // composeChanged renders the "password changed" email.
 func (h *Handler) composeChanged(c echo.Context) models.ComposeChanged {
-	return ComposeChanged(c.Request().Context(), h.baseURL)
+	return ComposeChanged(c.Request().Context(), h.baseURL, h.notMeKey)
 }
 
 // ComposeChanged renders the "password changed" email for links on
-// baseURL; the CLI uses it too.
-func ComposeChanged(ctx context.Context, baseURL *url.URL) models.ComposeChanged {
+// baseURL; the CLI uses it too. notMeKey signs the "this wasn't me" link.
+func ComposeChanged(ctx context.Context, baseURL *url.URL, notMeKey []byte) models.ComposeChanged {
 	return func(m models.ChangedMail) (models.Message, error) {
 		how := map[string]string{"reset": "a password reset", "change": "the account page", "cli": "an administrator"}[m.How]
-		u := *baseURL
-		u.Path = "/account/forgot-password"
 		vm := email.Changed{
 			When:     m.When.UTC().Format("2006-01-02 15:04 UTC"),
 			IP:       m.Client.IP,
 			Device:   device(m.Client.UserAgent),
 			How:      how,
-			NotMeURL: u.String(),
+			NotMeURL: NotMeLink(baseURL, notMeKey, m.Account.ID, m.When),
 		}
 		if m.Client.IP == "" {
 			vm.IP = "the server's command line"

@@ -115,6 +115,8 @@ func (h *Handler) Echo() *echo.Echo {
 	e.POST("/account/forgot-password", h.forgotPassword)
 	e.GET("/account/reset-password", h.resetPage)
 	e.POST("/account/reset-password", h.resetPassword)
+	e.GET("/account/not-me", h.notMePage)
+	e.POST("/account/not-me", h.notMe)
 	e.POST("/account/validate/email", h.validateEmail)
 	e.POST("/account/validate/password", h.validatePassword)
 

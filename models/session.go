@@ -190,3 +190,14 @@ func (s *Store) AccountSessions(ctx context.Context, accountID int64) ([]Session
 	}
 	return list, nil
 }
+
+// RevokeAllSessions signs out every session of an account ("this wasn't
+// me").
+func (s *Store) RevokeAllSessions(ctx context.Context, accountID int64, client Client) error {
+	return s.inTx(ctx, func(ctx context.Context, tx bun.Tx, _ *queued) error {
+		if _, err := tx.NewDelete().Model((*Session)(nil)).Where("account_id = ?", accountID).Exec(ctx); err != nil {
+			return fmt.Errorf("revoke all sessions: %w", err)
+		}
+		return RecordEvent(ctx, tx, accountID, EventSessionsRevoked, client, s.now())
+	})
+}

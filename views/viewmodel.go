@@ -160,3 +160,9 @@ type MailboxMessage struct {
 	// HTMLURL shows the HTML part on its own page.
 	HTMLURL string
 }
+
+// NotMeForm confirms the "this wasn't me" action; Token is the signed
+// one-time token from the email.
+type NotMeForm struct {
+	Token string
+}
