@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -43,7 +44,9 @@ type Hasher struct {
 	params argon2id.Params
 	slots  chan struct{}
 	wait   time.Duration
-	dummy  string
+	// dummy is a hash that matches nothing, made in the background at
+	// start-up so it does not delay the first request or the start.
+	dummy func() (string, error)
 }
 
 // NewHasher builds a Hasher that runs at most concurrency hashes at once and
@@ -52,13 +55,16 @@ func NewHasher(params argon2id.Params, concurrency int, wait time.Duration) (*Ha
 	if concurrency < 1 {
 		concurrency = 1
 	}
+	if _, err := argon2id.CreateHash("", &argon2id.Params{Memory: 8, Iterations: 1, Parallelism: params.Parallelism,
+		SaltLength: params.SaltLength, KeyLength: params.KeyLength}); err != nil {
+		return nil, fmt.Errorf("hasher: %w", err)
+	}
 	h := &Hasher{params: params, slots: make(chan struct{}, concurrency), wait: wait}
 	// The dummy hash lets unknown addresses pay for one real check.
-	dummy, err := argon2id.CreateHash("latchkey-dummy-password", &h.params)
-	if err != nil {
-		return nil, fmt.Errorf("hasher: dummy hash: %w", err)
-	}
-	h.dummy = dummy
+	h.dummy = sync.OnceValues(func() (string, error) {
+		return argon2id.CreateHash("latchkey-dummy-password", &h.params)
+	})
+	go func() { _, _ = h.dummy() }()
 	return h, nil
 }
 
@@ -127,7 +133,11 @@ func (h *Hasher) Check(ctx context.Context, password, hash string) (ok, rehash b
 // CheckDummy spends the same work as Check on a hash that matches nothing,
 // so a sign-in for an unknown address costs what a wrong password costs.
 func (h *Hasher) CheckDummy(ctx context.Context, password string) error {
-	_, _, err := h.Check(ctx, password+"\x00", h.dummy)
+	dummy, err := h.dummy()
+	if err != nil {
+		return fmt.Errorf("dummy hash: %w", err)
+	}
+	_, _, err = h.Check(ctx, password+"\x00", dummy)
 	return err
 }
 
