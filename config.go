@@ -33,6 +33,8 @@ type Config struct {
 	// HashConcurrency bounds argon2id hashes in flight (memory budget ÷ m).
 	HashConcurrency int
 	HashWait        time.Duration
+	// MetricsAddr, if set, serves Prometheus metrics on its own listener.
+	MetricsAddr string
 }
 
 // Production reports whether BASE_URL is https.
@@ -88,6 +90,7 @@ func loadConfig(getenv func(string) string) (*Config, error) {
 		ShutdownTimeout: dur("SHUTDOWN_TIMEOUT", 15*time.Second),
 		HashConcurrency: num("HASH_CONCURRENCY", 8),
 		HashWait:        dur("HASH_WAIT", 2*time.Second),
+		MetricsAddr:     getenv("METRICS_ADDR"),
 	}
 	lim := models.DefaultLimits()
 	lim.ResetMailsPerHour = num("LIMIT_RESET_EMAILS_PER_HOUR", lim.ResetMailsPerHour)
@@ -101,6 +104,11 @@ func loadConfig(getenv func(string) string) (*Config, error) {
 
 	if _, _, err := net.SplitHostPort(cfg.Addr); err != nil {
 		errs = append(errs, fmt.Errorf("ADDR: %q is not host:port", cfg.Addr))
+	}
+	if cfg.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(cfg.MetricsAddr); err != nil {
+			errs = append(errs, fmt.Errorf("METRICS_ADDR: %q is not host:port", cfg.MetricsAddr))
+		}
 	}
 	base, err := url.Parse(str("BASE_URL", "http://localhost:8080"))
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" ||

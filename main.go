@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"latchkey/handlers"
+	"latchkey/internal/metrics"
 	"latchkey/mail"
 	"latchkey/models"
 )
@@ -82,9 +83,9 @@ func indent(s string) string { return "  " + strings.ReplaceAll(s, "\n", "\n  ")
 func newLogger(cfg *Config, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
 	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		return slog.New(handlers.RequestIDHandler{Handler: slog.NewJSONHandler(w, opts)})
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(handlers.RequestIDHandler{Handler: slog.NewTextHandler(w, opts)})
 }
 
 // app is every long-lived dependency, built once.
@@ -94,6 +95,7 @@ type app struct {
 	store    *models.Store
 	mailbox  *mail.Mailbox
 	worker   *mail.Worker
+	metrics  *metrics.Metrics
 	migrated int
 }
 
@@ -141,7 +143,10 @@ func withApp(ctx context.Context, cfg *Config, log *slog.Logger, fn func(*app) e
 		a.mailbox = mail.NewMailbox(50, log)
 		sender = a.mailbox
 	}
-	a.worker = &mail.Worker{Store: a.store, Sender: sender, Log: log}
+	if cfg.MetricsAddr != "" {
+		a.metrics = metrics.New(a.store.OutboxBacklog)
+	}
+	a.worker = &mail.Worker{Store: a.store, Sender: sender, Log: log, Metrics: a.metrics}
 	a.store.OnEnqueue = a.worker.Notify
 	return fn(a)
 }
@@ -154,7 +159,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		h, err := handlers.New(handlers.Deps{
 			Store: a.store, Log: log, BaseURL: cfg.BaseURL, Secret: cfg.SessionSecret,
 			DevMode: cfg.DevMode(), Mailbox: a.mailbox, Assets: assetsFS(),
-			TrustedProxies: cfg.TrustedProxies, Version: version,
+			TrustedProxies: cfg.TrustedProxies, Version: version, Metrics: a.metrics,
 		})
 		if err != nil {
 			return err
@@ -166,10 +171,14 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		}
 		workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
 		var wg sync.WaitGroup
-		wg.Add(2)
+		wg.Add(3)
 		go func() {
 			defer wg.Done()
 			a.worker.Run(workerCtx)
+		}()
+		go func() {
+			defer wg.Done()
+			a.worker.ListenPostgres(workerCtx)
 		}()
 		go func() {
 			defer wg.Done()
@@ -182,8 +191,19 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		log.Info("latchkey listening", "addr", ln.Addr().String(), "base_url", cfg.BaseURL.String(), "mode", mode,
 			"database", strings.SplitN(cfg.DatabaseURL, ":", 2)[0], "smtp", cfg.SMTPURL != "", "migrations_applied", a.migrated)
 
-		serveErr := make(chan error, 1)
+		serveErr := make(chan error, 2)
 		go func() { serveErr <- srv.Serve(ln) }()
+		var metricsSrv *http.Server
+		if a.metrics != nil {
+			metricsSrv = &http.Server{Addr: cfg.MetricsAddr, Handler: a.metrics.Handler(),
+				ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 10 * time.Second}
+			go func() {
+				if err := metricsSrv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+					serveErr <- fmt.Errorf("metrics: %w", err)
+				}
+			}()
+			log.Info("metrics listening", "addr", cfg.MetricsAddr)
+		}
 		select {
 		case err := <-serveErr:
 			stopWorker()
@@ -195,6 +215,9 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 		defer cancel()
 		err = srv.Shutdown(shutdownCtx)
+		if metricsSrv != nil {
+			_ = metricsSrv.Shutdown(shutdownCtx)
+		}
 		stopWorker()
 		done := make(chan struct{})
 		go func() { wg.Wait(); close(done) }()

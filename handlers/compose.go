@@ -30,7 +30,7 @@ func (h *Handler) composeReset(c echo.Context) models.ComposeReset {
 	return func(m models.ResetMail) (models.Message, error) {
 		vm := email.Reset{
 			Link:      h.link("/account/reset-password", url.Values{"code": {m.Code}}),
-			ExpiresIn: humanDuration(m.ExpiresAt.Sub(time.Now())),
+			ExpiresIn: humanDuration(time.Until(m.ExpiresAt)),
 			ExpiresAt: m.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC"),
 			IP:        m.Client.IP,
 			Device:    device(m.Client.UserAgent),

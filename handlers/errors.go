@@ -49,7 +49,7 @@ func (h *Handler) handleError(err error, c echo.Context) {
 			to += "?next=" + next
 		}
 		if rerr := redirect(c, to); rerr != nil {
-			h.log.Error("redirect to sign-in failed", "err", rerr)
+			h.log.ErrorContext(c.Request().Context(), "redirect to sign-in failed", "err", rerr)
 		}
 		return
 	case errors.As(err, &he):
@@ -75,7 +75,7 @@ func (h *Handler) handleError(err error, c echo.Context) {
 			level = slog.LevelWarn
 		}
 		h.log.Log(c.Request().Context(), level, "request failed",
-			"request_id", c.Get(headerRequestID), "path", c.Request().URL.Path, "status", status, "err", err)
+			"path", c.Request().URL.Path, "status", status, "err", err)
 	}
 	if status == 499 {
 		c.Response().WriteHeader(status)
@@ -107,7 +107,7 @@ func (h *Handler) handleError(err error, c echo.Context) {
 		rerr = h.render(c, status, views.ErrorView(p, e))
 	}
 	if rerr != nil {
-		h.log.Error("rendering error page failed", "err", rerr)
+		h.log.ErrorContext(c.Request().Context(), "rendering error page failed", "err", rerr)
 		_ = c.String(status, copyText[0])
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/sessions"
 	"github.com/labstack/echo/v4"
 
+	"latchkey/internal/metrics"
 	"latchkey/mail"
 	"latchkey/models"
 )
@@ -37,6 +38,8 @@ type Deps struct {
 	MaxBodyBytes int64
 	// Version is reported by /healthz.
 	Version string
+	// Metrics, if set, records request counts and latency.
+	Metrics *metrics.Metrics
 }
 
 // Handler holds the dependencies of every route.
@@ -55,6 +58,7 @@ type Handler struct {
 	maxBody  int64
 	version  string
 	notMeKey []byte
+	metrics  *metrics.Metrics
 }
 
 // New builds the handlers from their dependencies.
@@ -69,6 +73,7 @@ func New(d Deps) (*Handler, error) {
 		devMode: d.DevMode, mailbox: d.Mailbox, assets: assets,
 		proxies: d.TrustedProxies, maxBody: d.MaxBodyBytes, version: d.Version,
 		notMeKey: models.DeriveKey(d.Secret, models.KeySignedLinks),
+		metrics:  d.Metrics,
 	}
 	if h.maxBody <= 0 {
 		h.maxBody = 64 << 10

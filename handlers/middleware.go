@@ -24,6 +24,7 @@ func (h *Handler) requestID(next echo.HandlerFunc) echo.HandlerFunc {
 		id := hex.EncodeToString(b)
 		c.Set(headerRequestID, id)
 		c.Response().Header().Set(headerRequestID, id)
+		c.SetRequest(c.Request().WithContext(WithRequestID(c.Request().Context(), id)))
 		return next(c)
 	}
 }
@@ -39,12 +40,13 @@ func (h *Handler) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		status := c.Response().Status
 		level := slogLevelFor(status)
+		elapsed := time.Since(start)
+		h.metrics.ObserveRequest(c.Path(), c.Request().Method, status, elapsed)
 		h.log.Log(c.Request().Context(), level, "request",
-			"request_id", c.Get(headerRequestID),
 			"method", c.Request().Method,
 			"path", c.Request().URL.Path,
 			"status", status,
-			"duration_ms", float64(time.Since(start).Microseconds())/1000,
+			"duration_ms", float64(elapsed.Microseconds())/1000,
 			"ip", c.RealIP(),
 			"bytes", c.Response().Size,
 		)
@@ -60,7 +62,7 @@ func (h *Handler) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
 				if r == http.ErrAbortHandler {
 					panic(r)
 				}
-				h.log.Error("panic", "request_id", c.Get(headerRequestID), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+				h.log.ErrorContext(c.Request().Context(), "panic", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 				err = errors.New("panic recovered")
 			}
 		}()

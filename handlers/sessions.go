@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"context"
 	"errors"
 	"net/http"
 
@@ -224,7 +223,7 @@ func (h *Handler) saveVisitor(c echo.Context, sess *sessions.Session) {
 		sess.Options.MaxAge = -1
 	}
 	if err := sess.Save(c.Request(), c.Response()); err != nil {
-		h.log.Warn("visitor cookie: save failed", "err", err)
+		h.log.WarnContext(c.Request().Context(), "visitor cookie: save failed", "err", err)
 	}
 }
 
@@ -238,9 +237,3 @@ func requireAccount(c echo.Context) (*models.Session, error) {
 }
 
 var errSignInRequired = errors.New("sign in required")
-
-// background is a context for work that must finish even if the client
-// goes away (for example recording an event after the response).
-func background(c echo.Context) context.Context {
-	return context.WithoutCancel(c.Request().Context())
-}

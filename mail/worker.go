@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"latchkey/internal/metrics"
 	"latchkey/models"
 )
 
@@ -32,6 +33,8 @@ type Worker struct {
 	BackoffMax  time.Duration
 	// SendTimeout bounds one delivery.
 	SendTimeout time.Duration
+	// Metrics, if set, counts deliveries and failures.
+	Metrics *metrics.Metrics
 
 	wake chan struct{}
 	once sync.Once
@@ -132,6 +135,7 @@ func (w *Worker) deliver(ctx context.Context, row *models.OutboxEmail) {
 	err = w.Sender.Send(sendCtx, msg)
 	cancel()
 	if err == nil {
+		w.Metrics.Sent()
 		if err := w.Store.MarkSent(done, row.ID); err != nil {
 			// The message went out; the lease will make it due again, the
 			// at-least-once window the README describes.
@@ -140,6 +144,7 @@ func (w *Worker) deliver(ctx context.Context, row *models.OutboxEmail) {
 		return
 	}
 	var perm *PermanentError
+	w.Metrics.SendFailed(errors.As(err, &perm) || row.Attempts >= w.MaxAttempts)
 	switch {
 	case errors.As(err, &perm):
 		log.Error("outbox: permanent failure; message marked failed", "err", err)

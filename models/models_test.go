@@ -334,3 +334,45 @@ func TestRateLimitsAreShared(t *testing.T) {
 		}
 	})
 }
+
+func TestCleanup(t *testing.T) {
+	testutil.ForEachDB(t, func(t *testing.T, db *bun.DB) {
+		clock := testutil.NewClock()
+		s := testutil.NewStore(t, db, clock)
+		ctx := context.Background()
+		acc := register(t, s, "clean@example.com")
+		_ = s.RequestReset(ctx, acc.Email, models.Client{}, resetMail)
+		rows, _ := s.ClaimDue(ctx, 10, time.Minute)
+		for _, r := range rows {
+			_ = s.MarkSent(ctx, r.ID)
+		}
+		if _, _, err := s.CreateSession(ctx, db, acc.ID, models.Client{}); err != nil {
+			t.Fatal(err)
+		}
+		_ = s.Allow(ctx, "not-me:abc", 1, 8*24*time.Hour)
+		_ = s.Allow(ctx, "forgot-ip:192.0.2.1", 10, time.Minute)
+
+		clock.Advance(2 * 24 * time.Hour)
+		if err := s.Cleanup(ctx, 24*time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		count := func(table string) int {
+			var n int
+			if err := db.NewRaw("SELECT count(*) FROM " + table).Scan(ctx, &n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		for table, want := range map[string]int{"outbox_emails": 0, "password_resets": 0, "sessions": 0, "rate_limits": 1, "accounts": 1} {
+			if got := count(table); got != want {
+				t.Errorf("%s after cleanup: %d rows, want %d", table, got, want)
+			}
+		}
+		// The one-time link marker outlives its link, then goes.
+		clock.Advance(8 * 24 * time.Hour)
+		_ = s.Cleanup(ctx, 24*time.Hour)
+		if got := count("rate_limits"); got != 0 {
+			t.Errorf("stale link marker kept")
+		}
+	})
+}

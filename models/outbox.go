@@ -10,6 +10,10 @@ import (
 	"github.com/uptrace/bun/dialect"
 )
 
+// OutboxChannel is the Postgres NOTIFY channel that wakes every
+// instance's worker when mail is queued.
+const OutboxChannel = "latchkey_outbox"
+
 // Outbox statuses.
 const (
 	OutboxPending = "pending"
@@ -51,6 +55,12 @@ func (s *Store) enqueue(ctx context.Context, tx bun.IDB, q *queued, kind string,
 	}
 	if _, err := tx.NewInsert().Model(row).Exec(ctx); err != nil {
 		return fmt.Errorf("enqueue: %w", err)
+	}
+	if !q.mail && s.DB.Dialect().Name() == dialect.PG {
+		// Delivered at commit to every instance's worker (LISTEN).
+		if _, err := tx.ExecContext(ctx, "SELECT pg_notify(?, '')", OutboxChannel); err != nil {
+			return fmt.Errorf("enqueue: notify: %w", err)
+		}
 	}
 	q.mail = true
 	return nil
@@ -183,8 +193,12 @@ func (s *Store) Cleanup(ctx context.Context, keep time.Duration) error {
 			Where("expires_at < ? OR (used_at IS NOT NULL AND used_at < ?)", cut, cut)},
 		{"sessions", s.DB.NewDelete().Model((*Session)(nil)).
 			Where("last_seen_at < ? OR created_at < ?", now.Add(-s.SessionIdle), now.Add(-s.SessionMax))},
+		// "not-me:" rows mark used one-time links; they must outlive the
+		// link (7 days).
 		{"rate limits", s.DB.NewDelete().TableExpr("rate_limits").
-			Where("window_start < ? AND (blocked_until IS NULL OR blocked_until < ?)", now.Add(-24*time.Hour), now)},
+			Where("window_start < ? AND (blocked_until IS NULL OR blocked_until < ?) AND key NOT LIKE 'not-me:%'", now.Add(-24*time.Hour), now)},
+		{"used links", s.DB.NewDelete().TableExpr("rate_limits").
+			Where("window_start < ? AND key LIKE 'not-me:%'", now.Add(-9*24*time.Hour))},
 	}
 	for _, st := range steps {
 		if _, err := st.q.Exec(ctx); err != nil {

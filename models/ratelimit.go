@@ -130,7 +130,7 @@ func (s *Store) SignInBlocked(ctx context.Context, email, ip string) error {
 	now := s.now()
 	var rows []rateRow
 	err := s.DB.NewSelect().Model(&rows).
-		Where("key IN (?)", bun.In([]string{"signin-fail:" + email, "signin-fail-ip:" + ip})).
+		Where("key IN (?)", bun.List([]string{"signin-fail:" + email, "signin-fail-ip:" + ip})).
 		Where("blocked_until > ?", now).Scan(ctx)
 	if err != nil {
 		return fmt.Errorf("sign-in blocked: %w", err)

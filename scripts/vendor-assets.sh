@@ -7,7 +7,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-if [[ ! -d node_modules/htmx.org || ! -d node_modules/axe-core ]]; then
+if [[ ! -d node_modules/htmx.org || ! -d node_modules/axe-core || ! -d node_modules/@zxcvbn-ts/language-common ]]; then
   npm ci --no-audit --no-fund
 fi
 
@@ -30,3 +30,7 @@ htmx_version="$(node -p "require('./$htmx_dir/package.json').version")"
 axe_version="$(node -p "require('./$axe_dir/package.json').version")"
 echo "vendored htmx.org@$htmx_version -> assets/vendor/htmx.min.js"
 echo "vendored axe-core@$axe_version -> e2e/testdata/axe.min.js"
+
+# The common-password list the binary ships (models/data).
+node scripts/common-passwords.js
+install -m 0644 node_modules/@zxcvbn-ts/language-common/LICENSE.txt models/data/common-passwords.LICENSE

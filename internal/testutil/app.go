@@ -48,7 +48,12 @@ type appConfig struct {
 	limits         *models.Limits
 	hasher         *models.Hasher
 	devMailbox     bool
+	db             *bun.DB
 }
+
+// WithDB runs the app on an already opened, migrated database (for
+// example one reached through a Proxy).
+func WithDB(db *bun.DB) AppOption { return func(c *appConfig) { c.db = db } }
 
 // WithDevMailbox runs the app in dev mode with the in-memory mailbox
 // instead of SMTP.
@@ -80,7 +85,10 @@ func StartApp(t testing.TB, dialect string, opts ...AppOption) *App {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	db := NewDB(t, dialect)
+	db := cfg.db
+	if db == nil {
+		db = NewDB(t, dialect)
+	}
 	clock := NewClock()
 	store := NewStore(t, db, clock)
 	if cfg.limits != nil {
@@ -91,7 +99,7 @@ func StartApp(t testing.TB, dialect string, opts ...AppOption) *App {
 	}
 	smtpSrv := StartSMTP(t)
 	logs := &SafeBuffer{}
-	log := slog.New(slog.NewTextHandler(io.MultiWriter(logs, testWriter{t}), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log := slog.New(handlers.RequestIDHandler{Handler: slog.NewTextHandler(io.MultiWriter(logs, testWriter{t}), &slog.HandlerOptions{Level: slog.LevelDebug})})
 	var sender mail.Sender
 	var mailbox *mail.Mailbox
 	if cfg.devMailbox {

@@ -1,0 +1,120 @@
+package testutil
+
+import (
+	"io"
+	"net"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Proxy is a TCP proxy a test can cut and restore, to simulate a database
+// outage without stopping the shared server.
+type Proxy struct {
+	Addr   string
+	target string
+
+	mu    sync.Mutex
+	ln    net.Listener
+	conns map[net.Conn]struct{}
+}
+
+// StartProxy forwards a loopback port to target (host:port).
+func StartProxy(t testing.TB, target string) *Proxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Proxy{Addr: ln.Addr().String(), target: target, conns: map[net.Conn]struct{}{}}
+	p.serve(ln)
+	t.Cleanup(p.Cut)
+	return p
+}
+
+// ProxiedURL rewrites a database URL's host to go through the proxy.
+func (p *Proxy) ProxiedURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	u.Host = p.Addr
+	return u.String()
+}
+
+func (p *Proxy) serve(ln net.Listener) {
+	p.mu.Lock()
+	p.ln = ln
+	p.mu.Unlock()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go p.pipe(c)
+		}
+	}()
+}
+
+func (p *Proxy) pipe(c net.Conn) {
+	up, err := net.DialTimeout("tcp", p.target, 3*time.Second)
+	if err != nil {
+		c.Close()
+		return
+	}
+	p.mu.Lock()
+	if p.ln == nil {
+		p.mu.Unlock()
+		c.Close()
+		up.Close()
+		return
+	}
+	p.conns[c], p.conns[up] = struct{}{}, struct{}{}
+	p.mu.Unlock()
+	var once sync.Once
+	closeBoth := func() {
+		once.Do(func() {
+			c.Close()
+			up.Close()
+			p.mu.Lock()
+			delete(p.conns, c)
+			delete(p.conns, up)
+			p.mu.Unlock()
+		})
+	}
+	go func() { _, _ = io.Copy(up, c); closeBoth() }()
+	go func() { _, _ = io.Copy(c, up); closeBoth() }()
+}
+
+// Cut refuses new connections and breaks every open one.
+func (p *Proxy) Cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
+	for c := range p.conns {
+		c.Close()
+	}
+	p.conns = map[net.Conn]struct{}{}
+}
+
+// Restore accepts connections again on the same address.
+func (p *Proxy) Restore(t testing.TB) {
+	t.Helper()
+	var ln net.Listener
+	var err error
+	for i := 0; i < 50; i++ {
+		if ln, err = net.Listen("tcp", p.Addr); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("proxy restore: %v", err)
+	}
+	p.serve(ln)
+}
