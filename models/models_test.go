@@ -358,7 +358,7 @@ func TestCleanup(t *testing.T) {
 		}
 		count := func(table string) int {
 			var n int
-			if err := db.NewRaw("SELECT count(*) FROM " + table).Scan(ctx, &n); err != nil {
+			if err := db.NewRaw("SELECT count(*) FROM "+table).Scan(ctx, &n); err != nil {
 				t.Fatal(err)
 			}
 			return n
