@@ -7,23 +7,31 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io/fs"
+	"math/bits"
 	"mime"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
+	"sync"
 
+	"github.com/andybalholm/brotli"
 	"github.com/labstack/echo/v4"
 
 	"latchkey/views"
 )
 
-// asset is one static file, ready to serve: content-hashed name,
-// precompressed copy, ETag.
+// asset is one static file, ready to serve: content-hashed name, ETag and,
+// for text, gzip and brotli copies made once.
 type asset struct {
 	body        []byte
-	gz          []byte
 	contentType string
-	etag        string
+	hash        string // first 12 hex digits of the body's SHA-256
+	// compress fills gz and br (nil when compression does not pay). It runs
+	// once, in the background from start-up; a request that comes first
+	// waits for it.
+	compress func()
+	gz, br   []byte
 }
 
 // assetSet serves the files of the assets folder (not subfolders' licence
@@ -34,9 +42,13 @@ type assetSet struct {
 	urls   views.Assets
 }
 
+// loadAssets reads and hashes every asset. Compression (brotli at its best
+// quality costs ~100 ms of CPU for htmx alone) is started in the background
+// rather than done here, so it stays off the start-up path.
 func loadAssets(fsys fs.FS) (*assetSet, error) {
 	set := &assetSet{byName: map[string]*asset{}}
 	hashed := map[string]string{}
+	var all []*asset
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -51,19 +63,11 @@ func loadAssets(fsys fs.FS) (*assetSet, error) {
 			return err
 		}
 		sum := sha256.Sum256(body)
-		short := hex.EncodeToString(sum[:])[:12]
-		a := &asset{body: body, contentType: ctype, etag: `"` + short + `"`}
-		if strings.HasPrefix(ctype, "text/") || strings.Contains(ctype, "javascript") || strings.Contains(ctype, "svg") {
-			var buf bytes.Buffer
-			zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression) // the level is valid
-			_, _ = zw.Write(body)
-			_ = zw.Close()
-			if buf.Len() < len(body) {
-				a.gz = buf.Bytes()
-			}
-		}
+		a := &asset{body: body, contentType: ctype, hash: hex.EncodeToString(sum[:])[:12]}
+		a.compress = sync.OnceFunc(a.precompress)
+		all = append(all, a)
 		base := path.Base(p)
-		name := strings.TrimSuffix(base, ext) + "." + short + ext
+		name := strings.TrimSuffix(base, ext) + "." + a.hash + ext
 		set.byName[name] = a
 		set.byName[base] = a
 		hashed[p] = "/assets/" + name
@@ -76,7 +80,87 @@ func loadAssets(fsys fs.FS) (*assetSet, error) {
 	if set.urls.CSS == "" || set.urls.HTMX == "" || set.urls.JS == "" {
 		return nil, fmt.Errorf("assets: app.css, app.js and vendor/htmx.min.js are required")
 	}
+	go func() {
+		for _, a := range all {
+			a.compress()
+		}
+	}()
 	return set, nil
+}
+
+// compressible reports whether a content type is text worth compressing
+// (images other than SVG are compressed already).
+func compressible(ctype string) bool {
+	return strings.HasPrefix(ctype, "text/") || strings.Contains(ctype, "javascript") ||
+		strings.Contains(ctype, "json") || strings.Contains(ctype, "svg")
+}
+
+// precompress makes the gzip and brotli copies at their best levels, keeping
+// each only if it is smaller than the original. Both are deterministic, so
+// every instance serves the same bytes under the same ETag.
+func (a *asset) precompress() {
+	if !compressible(a.contentType) {
+		return
+	}
+	var gz bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression) // the level is valid
+	_, _ = zw.Write(a.body)                                 // writes to a bytes.Buffer cannot fail
+	_ = zw.Close()
+	if gz.Len() < len(a.body) {
+		a.gz = gz.Bytes()
+	}
+	// A window just large enough for the file compresses as well as the
+	// default 4 MiB one and allocates a tenth of the memory.
+	lgwin := min(max(bits.Len(uint(len(a.body))), 10), 24)
+	var br bytes.Buffer
+	bw := brotli.NewWriterOptions(&br, brotli.WriterOptions{Quality: brotli.BestCompression, LGWin: lgwin})
+	_, _ = bw.Write(a.body) // writes to a bytes.Buffer cannot fail
+	_ = bw.Close()
+	if br.Len() < len(a.body) {
+		a.br = br.Bytes()
+	}
+}
+
+// acceptsEncoding reports whether an Accept-Encoding header allows coding:
+// named (or matched by "*") with a q-value above zero.
+func acceptsEncoding(header, coding string) bool {
+	star := false
+	for _, part := range strings.Split(header, ",") {
+		name, params, _ := strings.Cut(part, ";")
+		name = strings.ToLower(strings.TrimSpace(name))
+		if name != coding && name != "*" {
+			continue
+		}
+		ok := true
+		for _, p := range strings.Split(params, ";") {
+			k, v, found := strings.Cut(strings.TrimSpace(p), "=")
+			if found && strings.EqualFold(strings.TrimSpace(k), "q") {
+				q, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+				ok = err == nil && q > 0
+			}
+		}
+		if name == coding {
+			return ok // an explicit entry wins over "*"
+		}
+		star = ok
+	}
+	return star
+}
+
+// etagMatches reports whether If-None-Match names any representation of
+// this asset (weak comparison, as RFC 9110 asks for If-None-Match).
+func (a *asset) etagMatches(header string) bool {
+	for _, tag := range strings.Split(header, ",") {
+		tag = strings.TrimPrefix(strings.TrimSpace(tag), "W/")
+		if tag == "*" {
+			return true
+		}
+		tag = strings.Trim(tag, `"`)
+		if tag == a.hash || tag == a.hash+"-br" || tag == a.hash+"-gz" {
+			return true
+		}
+	}
+	return false
 }
 
 func (h *Handler) asset(c echo.Context) error {
@@ -85,22 +169,32 @@ func (h *Handler) asset(c echo.Context) error {
 	if !ok {
 		return echo.NewHTTPError(http.StatusNotFound)
 	}
+	a.compress()
+	// Pick the smallest representation the client accepts: brotli, then
+	// gzip, then the file itself. Each has its own strong ETag.
+	body, encoding, etag := a.body, "", `"`+a.hash+`"`
+	accept := c.Request().Header.Get("Accept-Encoding")
+	switch {
+	case a.br != nil && acceptsEncoding(accept, "br"):
+		body, encoding, etag = a.br, "br", `"`+a.hash+`-br"`
+	case a.gz != nil && acceptsEncoding(accept, "gzip"):
+		body, encoding, etag = a.gz, "gzip", `"`+a.hash+`-gz"`
+	}
 	hd := c.Response().Header()
 	hd.Set(echo.HeaderContentType, a.contentType)
-	hd.Set("ETag", a.etag)
+	hd.Set("ETag", etag)
 	hd.Add("Vary", "Accept-Encoding")
-	if strings.Contains(name, strings.Trim(a.etag, `"`)) {
+	if strings.Contains(name, "."+a.hash+".") {
 		hd.Set("Cache-Control", "public, max-age=31536000, immutable")
 	} else {
 		hd.Set("Cache-Control", "no-cache")
 	}
-	if match := c.Request().Header.Get("If-None-Match"); match != "" && strings.Contains(match, a.etag) {
+	if match := c.Request().Header.Get("If-None-Match"); match != "" && a.etagMatches(match) {
 		return c.NoContent(http.StatusNotModified)
 	}
-	body := a.body
-	if a.gz != nil && strings.Contains(c.Request().Header.Get("Accept-Encoding"), "gzip") {
-		hd.Set("Content-Encoding", "gzip")
-		body = a.gz
+	if encoding != "" {
+		hd.Set("Content-Encoding", encoding)
 	}
+	hd.Set(echo.HeaderContentLength, strconv.Itoa(len(body)))
 	return c.Blob(http.StatusOK, a.contentType, body)
 }
