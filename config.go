@@ -35,6 +35,9 @@ type Config struct {
 	HashWait        time.Duration
 	// MetricsAddr, if set, serves Prometheus metrics on its own listener.
 	MetricsAddr string
+	// SendTimeout bounds one SMTP delivery; a claimed message is leased for
+	// twice as long, after which a crashed worker's message is retried.
+	SendTimeout time.Duration
 }
 
 // Production reports whether BASE_URL is https.
@@ -91,6 +94,7 @@ func loadConfig(getenv func(string) string) (*Config, error) {
 		HashConcurrency: num("HASH_CONCURRENCY", 8),
 		HashWait:        dur("HASH_WAIT", 2*time.Second),
 		MetricsAddr:     getenv("METRICS_ADDR"),
+		SendTimeout:     dur("OUTBOX_SEND_TIMEOUT", 30*time.Second),
 	}
 	lim := models.DefaultLimits()
 	lim.ResetMailsPerHour = num("LIMIT_RESET_EMAILS_PER_HOUR", lim.ResetMailsPerHour)

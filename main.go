@@ -21,6 +21,7 @@ import (
 
 	"latchkey/handlers"
 	"latchkey/internal/metrics"
+	"latchkey/internal/profiling"
 	"latchkey/mail"
 	"latchkey/models"
 )
@@ -29,7 +30,11 @@ import (
 var version = "dev"
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv))
+	// A no-op unless built with -tags pprof (see go run ./bench -cpuprofile).
+	stopProfiling := profiling.Start(os.Getenv, os.Stderr)
+	code := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
+	stopProfiling()
+	os.Exit(code)
 }
 
 // run is main with its inputs explicit, so tests can drive the CLI.
@@ -146,7 +151,8 @@ func withApp(ctx context.Context, cfg *Config, log *slog.Logger, fn func(*app) e
 	if cfg.MetricsAddr != "" {
 		a.metrics = metrics.New(a.store.OutboxBacklog)
 	}
-	a.worker = &mail.Worker{Store: a.store, Sender: sender, Log: log, Metrics: a.metrics}
+	a.worker = &mail.Worker{Store: a.store, Sender: sender, Log: log, Metrics: a.metrics,
+		SendTimeout: cfg.SendTimeout, Lease: 2 * cfg.SendTimeout}
 	a.store.OnEnqueue = a.worker.Notify
 	return fn(a)
 }

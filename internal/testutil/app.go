@@ -202,12 +202,18 @@ type Browser struct {
 	Header http.Header
 }
 
+// NewClient returns an HTTP client with a cookie jar that does not follow
+// redirects.
+func NewClient() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, Timeout: 30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
 // NewBrowser returns a fresh client for the app.
 func (a *App) NewBrowser(t testing.TB) *Browser {
-	jar, _ := cookiejar.New(nil)
 	return &Browser{t: t, app: a, Header: http.Header{"User-Agent": {"Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0"}},
-		HTTP: &http.Client{Jar: jar, Timeout: 30 * time.Second,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+		HTTP: NewClient()}
 }
 
 // Response is a finished response with its body read.

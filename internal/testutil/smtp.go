@@ -35,6 +35,7 @@ type SMTPServer struct {
 	mu       sync.Mutex
 	emails   []Email
 	failCode int
+	delay    time.Duration
 	arrived  chan struct{}
 	srv      *smtp.Server
 	ln       net.Listener
@@ -112,6 +113,14 @@ func (s *SMTPServer) FailWith(code int) {
 	s.mu.Unlock()
 }
 
+// Delay makes the server hold each message this long before accepting it
+// (a slow send in progress).
+func (s *SMTPServer) Delay(d time.Duration) {
+	s.mu.Lock()
+	s.delay = d
+	s.mu.Unlock()
+}
+
 // Emails returns what has arrived so far.
 func (s *SMTPServer) Emails() []Email {
 	s.mu.Lock()
@@ -174,8 +183,9 @@ func (s *smtpSession) Data(r io.Reader) error {
 		return err
 	}
 	s.srv.mu.Lock()
-	code := s.srv.failCode
+	code, delay := s.srv.failCode, s.srv.delay
 	s.srv.mu.Unlock()
+	time.Sleep(delay)
 	if code != 0 {
 		return &smtp.SMTPError{Code: code, EnhancedCode: smtp.EnhancedCode{code / 100, 0, 0}, Message: "test server refuses"}
 	}
