@@ -3,6 +3,7 @@ package handlers
 import (
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/gorilla/sessions"
 	"github.com/labstack/echo/v4"
@@ -123,8 +124,13 @@ func newVisitorStore(secret []byte, secure bool) *sessions.CookieStore {
 }
 
 // loadSession middleware puts the live session row (if any) in the context.
+// Probes and static files skip it: they must not depend on the database.
 func (h *Handler) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		switch p := c.Request().URL.Path; {
+		case p == "/healthz", p == "/readyz", strings.HasPrefix(p, "/assets/"):
+			return next(c)
+		}
 		sess, err := h.sessions.Get(c.Request(), sessionCookieName(h.secure))
 		if err != nil {
 			return err
