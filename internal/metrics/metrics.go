@@ -42,6 +42,9 @@ func New(backlog func(context.Context) (int, error)) *Metrics {
 			Name: "latchkey_outbox_send_failures_total", Help: "Failed delivery attempts by kind (temporary, permanent).",
 		}, []string{"kind"}),
 	}
+	// Both failure kinds are exported from the start, at zero.
+	m.sendFailures.WithLabelValues("temporary")
+	m.sendFailures.WithLabelValues("permanent")
 	reg.MustRegister(m.requests, m.duration, m.sent, m.sendFailures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{

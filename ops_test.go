@@ -1,0 +1,70 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"latchkey/internal/testutil"
+)
+
+func TestJSONLogsAndMetrics(t *testing.T) {
+	metricsAddr := freeAddr(t)
+	srv := startServer(t, map[string]string{"DATABASE_URL": testutil.NewDatabaseURL(t, "sqlite"), "LOG_FORMAT": "json", "METRICS_ADDR": metricsAddr})
+	c := browser(t)
+	resp := post(t, c, srv.URL+"/account/login", url.Values{"email": {"who@example.com"}, "password": {"secret passphrase here"}})
+	id := resp.Header.Get("X-Request-Id")
+	if id == "" {
+		t.Fatal("no X-Request-Id header")
+	}
+	get(t, c, srv.URL+"/account/reset-password?code=SECRETCODEVALUE")
+
+	// Every line is JSON; request lines carry the request id; nothing
+	// secret is logged.
+	time.Sleep(100 * time.Millisecond)
+	found := false
+	for _, line := range strings.Split(strings.TrimSpace(srv.logs.String()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line is not JSON: %q", line)
+		}
+		if rec["msg"] == "request" {
+			if rec["request_id"] == nil {
+				t.Errorf("request line without request_id: %s", line)
+			}
+			if rec["request_id"] == id {
+				found = true
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no log line with request id %s", id)
+	}
+	if logs := srv.logs.String(); strings.Contains(logs, "SECRETCODEVALUE") || strings.Contains(logs, "secret passphrase") {
+		t.Errorf("secrets in the logs")
+	}
+
+	mresp, err := http.Get("http://" + metricsAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(mresp.Body)
+	mresp.Body.Close()
+	for _, want := range []string{
+		`latchkey_http_requests_total{method="POST",route="/account/login",status="422"} 1`,
+		"latchkey_http_request_duration_seconds_bucket",
+		"latchkey_outbox_backlog 0",
+		`latchkey_outbox_send_failures_total{kind="permanent"} 0`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	if strings.Contains(string(body), "SECRETCODEVALUE") {
+		t.Errorf("a URL's code became a metric label")
+	}
+}
