@@ -1,0 +1,53 @@
+package handlers_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"latchkey/internal/testutil"
+	"latchkey/models"
+)
+
+// FuzzFormHandlers posts arbitrary bodies to every form endpoint: the
+// answer is never a 5xx, and nothing but a 303 from registration creates
+// an account.
+func FuzzFormHandlers(f *testing.F) {
+	for _, s := range []string{
+		"email=a%40example.com&password=correct+horse+battery+staple",
+		"email=%ff&password=x",
+		"email=a%40example.com&email=b%40example.com",
+		"email[]=x",
+		"code=" + strings.Repeat("A", 43) + "&password=another+passphrase",
+		"current_password=x&password=y",
+		"email=%3Cscript%3E%40x.com",
+		"%",
+		"",
+	} {
+		for path := range 6 {
+			f.Add(uint8(path), s)
+		}
+	}
+	paths := []string{"/account/register", "/account/login", "/account/forgot-password", "/account/reset-password",
+		"/account/validate/email", "/account/validate/password"}
+	// One app for the whole run; limits raised so fuzzing is not
+	// throttled into 429s.
+	limits := models.DefaultLimits()
+	limits.RegistrationsPerHour, limits.ResetPostsPerMinute, limits.ValidationsPerMinute = 1<<30, 1<<30, 1<<30
+	limits.SignInFreeFailures, limits.SignInFreeFailuresIP = 1<<30, 1<<30
+	fuzzApp := testutil.StartApp(f, "sqlite", testutil.WithLimits(limits))
+	f.Fuzz(func(t *testing.T, which uint8, body string) {
+		b := fuzzApp.NewBrowser(t)
+		before, _ := fuzzApp.DB.NewSelect().Model((*models.Account)(nil)).Count(t.Context())
+		req, _ := http.NewRequest(http.MethodPost, fuzzApp.URL+paths[int(which)%len(paths)], strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp := b.Do(req)
+		if resp.StatusCode >= 500 {
+			t.Fatalf("%s %q: %d", req.URL.Path, body, resp.StatusCode)
+		}
+		after, _ := fuzzApp.DB.NewSelect().Model((*models.Account)(nil)).Count(t.Context())
+		if after != before && !(req.URL.Path == "/account/register" && resp.StatusCode == http.StatusSeeOther) {
+			t.Fatalf("%s %q changed the accounts (%d → %d) with status %d", req.URL.Path, body, before, after, resp.StatusCode)
+		}
+	})
+}
