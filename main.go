@@ -269,7 +269,7 @@ func healthcheck(cfg *Config, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "healthcheck:", err)
 		return 1
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		fmt.Fprintln(stderr, "healthcheck: status", resp.StatusCode)
 		return 1

@@ -169,7 +169,7 @@ func (w *Worker) backoff(attempt int) time.Duration {
 			d = exp
 		}
 	}
-	jitter := 0.8 + 0.4*rand.Float64()
+	jitter := 0.8 + 0.4*rand.Float64() // #nosec G404 -- retry jitter needs spread, not secrecy
 	return time.Duration(float64(d) * jitter)
 }
 

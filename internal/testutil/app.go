@@ -130,7 +130,7 @@ func StartApp(t testing.TB, dialect string, opts ...AppOption) *App {
 		t.Fatal(err)
 	}
 	srv := httptest.NewUnstartedServer(h.Echo())
-	srv.Listener.Close()
+	_ = srv.Listener.Close()
 	srv.Listener = ln
 	srv.Config = h.Server(ln.Addr().String())
 	srv.Start()

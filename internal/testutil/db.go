@@ -50,7 +50,7 @@ func NewDB(t testing.TB, dialect string) *bun.DB {
 	if err != nil {
 		t.Fatalf("open %s: %v", dialect, err)
 	}
-	t.Cleanup(func() { db.Close() })
+	t.Cleanup(func() { _ = db.Close() })
 	if _, err := models.Migrate(context.Background(), db); err != nil {
 		t.Fatalf("migrate %s: %v", dialect, err)
 	}

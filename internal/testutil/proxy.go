@@ -61,14 +61,14 @@ func (p *Proxy) serve(ln net.Listener) {
 func (p *Proxy) pipe(c net.Conn) {
 	up, err := net.DialTimeout("tcp", p.target, 3*time.Second)
 	if err != nil {
-		c.Close()
+		_ = c.Close()
 		return
 	}
 	p.mu.Lock()
 	if p.ln == nil {
 		p.mu.Unlock()
-		c.Close()
-		up.Close()
+		_ = c.Close()
+		_ = up.Close()
 		return
 	}
 	p.conns[c], p.conns[up] = struct{}{}, struct{}{}
@@ -76,8 +76,8 @@ func (p *Proxy) pipe(c net.Conn) {
 	var once sync.Once
 	closeBoth := func() {
 		once.Do(func() {
-			c.Close()
-			up.Close()
+			_ = c.Close()
+			_ = up.Close()
 			p.mu.Lock()
 			delete(p.conns, c)
 			delete(p.conns, up)
@@ -93,11 +93,11 @@ func (p *Proxy) Cut() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.ln != nil {
-		p.ln.Close()
+		_ = p.ln.Close()
 		p.ln = nil
 	}
 	for c := range p.conns {
-		c.Close()
+		_ = c.Close()
 	}
 	p.conns = map[net.Conn]struct{}{}
 }
