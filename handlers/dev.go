@@ -1,45 +1,130 @@
 package handlers
 
 import (
+	"context"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"latchkey/models"
 	"latchkey/views"
+	"latchkey/views/email"
 )
 
-// devMailbox lists the emails the dev mailbox received (dev mode only).
+// The /dev routes exist only in dev mode (BASE_URL not https).
+
+// devMailbox lists the emails the dev mailbox received, and every email
+// template rendered with sample data.
 func (h *Handler) devMailbox(c echo.Context) error {
-	if h.mailbox == nil {
-		return echo.NewHTTPError(http.StatusNotFound)
-	}
 	vm := views.Mailbox{}
-	for _, d := range h.mailbox.Messages() {
-		vm.Messages = append(vm.Messages, views.MailboxMessage{
-			ID: d.ID, At: stamp(d.At), To: d.Msg.To, Subject: d.Msg.Subject, Text: d.Msg.Text,
-			HTMLURL: "/dev/mailbox/" + strconv.Itoa(d.ID),
-		})
+	if h.mailbox != nil {
+		for _, d := range h.mailbox.Messages() {
+			vm.Messages = append(vm.Messages, views.MailboxMessage{
+				ID: d.ID, At: stamp(d.At), To: d.Msg.To, Subject: d.Msg.Subject, Text: d.Msg.Text,
+				HTMLURL: "/dev/mailbox/" + strconv.Itoa(d.ID),
+			})
+		}
+	}
+	samples, err := h.sampleEmails(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	for _, name := range sampleOrder {
+		m := samples[name]
+		vm.Samples = append(vm.Samples, views.MailboxMessage{To: m.To, Subject: m.Subject, Text: m.Text, HTMLURL: "/dev/mailbox/sample/" + name})
 	}
 	return h.render(c, http.StatusOK, views.MailboxPage(h.page(c, "Dev mailbox"), vm))
+}
+
+var sampleOrder = []string{"reset", "changed"}
+
+// sampleEmails renders every email template with sample data.
+func (h *Handler) sampleEmails(ctx context.Context) (map[string]models.Message, error) {
+	now := time.Date(2026, 11, 23, 9, 58, 0, 0, time.UTC)
+	client := models.Client{IP: "192.0.2.10", UserAgent: "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0"}
+	reset := email.Reset{
+		Link: h.link("/account/reset-password", map[string][]string{"code": {"SAMPLE-CODE-not-a-real-one"}}), ExpiresIn: humanDuration(h.store.ResetTTL),
+		ExpiresAt: now.Add(h.store.ResetTTL).Format("2006-01-02 15:04 UTC"), IP: client.IP, Device: device(client.UserAgent),
+		ForgotURL: h.link("/account/forgot-password", nil),
+	}
+	r, err := renderMail(ctx, "ann@example.com", email.ResetSubject, email.ResetHTML(reset), email.ResetText(reset))
+	if err != nil {
+		return nil, err
+	}
+	changed, err := ComposeChanged(ctx, h.baseURL, h.notMeKey)(models.ChangedMail{
+		Account: &models.Account{ID: 1, Email: "ann@example.com"}, When: now, Client: client, How: "reset",
+	})
+	if err != nil {
+		return nil, err
+	}
+	return map[string]models.Message{"reset": r, "changed": changed}, nil
 }
 
 // devMailboxHTML shows one email's HTML part. Email HTML uses inline
 // styles, so this response gets a CSP of its own: styles allowed, scripts
 // and everything else not, sandboxed.
 func (h *Handler) devMailboxHTML(c echo.Context) error {
-	if h.mailbox == nil {
-		return echo.NewHTTPError(http.StatusNotFound)
-	}
-	id, err := strconv.Atoi(c.Param("id"))
-	if err != nil {
-		return echo.NewHTTPError(http.StatusNotFound)
-	}
-	d, ok := h.mailbox.Message(id)
-	if !ok {
-		return echo.NewHTTPError(http.StatusNotFound)
+	var html string
+	if name := c.Param("sample"); name != "" {
+		samples, err := h.sampleEmails(c.Request().Context())
+		if err != nil {
+			return err
+		}
+		m, ok := samples[name]
+		if !ok {
+			return echo.NewHTTPError(http.StatusNotFound)
+		}
+		html = m.HTML
+	} else {
+		id, err := strconv.Atoi(c.Param("id"))
+		if err != nil || h.mailbox == nil {
+			return echo.NewHTTPError(http.StatusNotFound)
+		}
+		d, ok := h.mailbox.Message(id)
+		if !ok {
+			return echo.NewHTTPError(http.StatusNotFound)
+		}
+		html = d.Msg.HTML
 	}
 	c.Response().Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox allow-popups")
 	c.Response().Header().Set("Cache-Control", "no-store")
-	return c.HTMLBlob(http.StatusOK, []byte(d.Msg.HTML))
+	return c.HTMLBlob(http.StatusOK, []byte(html))
+}
+
+// devStyleguide renders every component in every state from the fixtures
+// in views/fixtures.go, and each page in its interesting states.
+func (h *Handler) devStyleguide(c echo.Context) error {
+	p := h.page(c, "Styleguide")
+	switch page := c.Param("page"); page {
+	case "":
+		return h.render(c, http.StatusOK, views.StyleguidePage(p))
+	case "register":
+		return h.render(c, http.StatusOK, views.RegisterPage(p, views.StyleguideRegisterErrors))
+	case "forgot":
+		return h.render(c, http.StatusOK, views.ForgotPage(p, views.StyleguideForgotSent))
+	case "reset":
+		return h.render(c, http.StatusOK, views.ResetPage(p, views.StyleguideReset))
+	case "password":
+		return h.render(c, http.StatusOK, views.ChangePasswordPage(p, views.StyleguideChange))
+	case "account":
+		p.SignedIn, p.Email = true, views.StyleguideAccount.Email
+		return h.render(c, http.StatusOK, views.AccountOverview(p, views.StyleguideAccount))
+	case "reset-invalid":
+		return h.render(c, http.StatusOK, views.ResetInvalidPage(p))
+	default:
+		return echo.NewHTTPError(http.StatusNotFound)
+	}
+}
+
+// devStyleguideError renders one error page.
+func (h *Handler) devStyleguideError(c echo.Context) error {
+	status, _ := strconv.Atoi(c.Param("status")) // a bad number matches no fixture
+	for _, e := range views.StyleguideErrors {
+		if e.Status == status {
+			return h.render(c, http.StatusOK, views.ErrorView(h.page(c, e.Title), e))
+		}
+	}
+	return echo.NewHTTPError(http.StatusNotFound)
 }

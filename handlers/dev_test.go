@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/PuerkitoBio/goquery"
+
 	"latchkey/internal/testutil"
 )
 
@@ -37,5 +39,45 @@ func TestDevMailbox(t *testing.T) {
 	}
 	if strings.Contains(app.Logs.String(), "dev mailbox") == false {
 		t.Errorf("dev mode should log delivered mail")
+	}
+}
+
+func TestDevStyleguideAndSamples(t *testing.T) {
+	app := testutil.StartApp(t, "sqlite", testutil.WithDevMailbox())
+	b := app.NewBrowser(t)
+	sg := b.Get("/dev/styleguide")
+	if sg.StatusCode != http.StatusOK {
+		t.Fatalf("styleguide: %d", sg.StatusCode)
+	}
+	doc := sg.Doc(t)
+	if n := doc.Find(`[data-testid="flash"]`).Length(); n != 3 {
+		t.Errorf("flash kinds shown = %d", n)
+	}
+	if n := doc.Find(`[data-testid="strength"]`).Length(); n != 5 {
+		t.Errorf("strength states shown = %d", n)
+	}
+	links := doc.Find(`a[href^="/dev/styleguide/"]`)
+	if links.Length() < 10 {
+		t.Errorf("page states linked = %d", links.Length())
+	}
+	links.Each(func(_ int, a *goquery.Selection) {
+		href, _ := a.Attr("href")
+		if r := b.Get(href); r.StatusCode != http.StatusOK {
+			t.Errorf("%s: %d", href, r.StatusCode)
+		}
+	})
+	box := b.Get("/dev/mailbox")
+	samples := box.Doc(t).Find(`[data-testid="mail-sample"]`)
+	if samples.Length() != 2 {
+		t.Fatalf("email samples = %d", samples.Length())
+	}
+	samples.Find("a").Each(func(_ int, a *goquery.Selection) {
+		href, _ := a.Attr("href")
+		if r := b.Get(href); r.StatusCode != http.StatusOK || !strings.Contains(r.Body, "<html") {
+			t.Errorf("%s: %d", href, r.StatusCode)
+		}
+	})
+	if !strings.Contains(box.Body, "This wasn&#39;t me") && !strings.Contains(box.Body, "If this wasn") {
+		t.Errorf("changed-email sample missing")
 	}
 }

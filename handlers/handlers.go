@@ -128,6 +128,10 @@ func (h *Handler) Echo() *echo.Echo {
 	if h.devMode {
 		e.GET("/dev/mailbox", h.devMailbox)
 		e.GET("/dev/mailbox/:id", h.devMailboxHTML)
+		e.GET("/dev/mailbox/sample/:sample", h.devMailboxHTML)
+		e.GET("/dev/styleguide", h.devStyleguide)
+		e.GET("/dev/styleguide/:page", h.devStyleguide)
+		e.GET("/dev/styleguide/error/:status", h.devStyleguideError)
 	}
 	return e
 }

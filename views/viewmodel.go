@@ -145,9 +145,11 @@ type ErrorPage struct {
 	LinkText string
 }
 
-// Mailbox lists the dev mailbox's messages.
+// Mailbox lists the dev mailbox's messages, and every email template
+// rendered with sample data.
 type Mailbox struct {
 	Messages []MailboxMessage
+	Samples  []MailboxMessage
 }
 
 // MailboxMessage is one message in the dev mailbox.

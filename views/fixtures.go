@@ -1,0 +1,65 @@
+package views
+
+// Fixtures for /dev/styleguide: every component in every state, built from
+// plain view models so designers can see (and add) states without a
+// database. Edit freely.
+
+// StyleguideFlashes is one flash of each kind.
+var StyleguideFlashes = []Flash{
+	{Kind: "success", Message: "Your password has been reset, please sign in."},
+	{Kind: "info", Message: "We have emailed you a link."},
+	{Kind: "error", Message: "Something went wrong. Please try again."},
+}
+
+// StyleguideStrengths is the meter at every score.
+var StyleguideStrengths = []Strength{
+	{Show: true, Score: 0, Label: "Too weak"},
+	{Show: true, Score: 1, Label: "Weak"},
+	{Show: true, Score: 2, Label: "Fair"},
+	{Show: true, Score: 3, Label: "Good"},
+	{Show: true, Score: 4, Label: "Strong"},
+}
+
+// StyleguideLoginError is the sign-in form after a failed attempt.
+var StyleguideLoginError = LoginForm{Email: "ann@example.com", Errors: Errors{"": "Email or password is incorrect."}}
+
+// StyleguideRegisterErrors is the registration form with field errors.
+var StyleguideRegisterErrors = RegisterForm{
+	Email:    "not-an-address",
+	Errors:   Errors{"email": "Enter an email address like name@example.com.", "password": "This password is too common. Choose one that is harder to guess."},
+	Strength: Strength{Show: true, Score: 0, Label: "Too weak"},
+}
+
+// StyleguideForgotSent is the forgot-password form after a submit.
+var StyleguideForgotSent = ForgotForm{Email: "ann@example.com", Sent: true}
+
+// StyleguideReset is the new-password form with an error.
+var StyleguideReset = ResetForm{Email: "ann@example.com", Errors: Errors{"password": "Use at least 8 characters."}}
+
+// StyleguideChange is the change-password form with errors.
+var StyleguideChange = ChangePasswordForm{Email: "ann@example.com", Errors: Errors{"current_password": "That is not your current password."}}
+
+// StyleguideAccount is a populated account page.
+var StyleguideAccount = AccountPage{
+	Email: "ann@example.com", Verified: true, FailedSignIns: 2,
+	Sessions: []SessionRow{
+		{ID: "current", Device: "Firefox on Linux", IP: "192.0.2.10", LastSeen: "2026-11-23 10:02", Current: true},
+		{ID: "0000000000000000000000000000000000000000000000000000000000000000", Device: "Safari on iPhone", IP: "198.51.100.7", LastSeen: "2026-11-22 18:40"},
+	},
+	Events: []EventRow{
+		{What: "Password reset completed", IP: "192.0.2.10", Device: "Firefox on Linux", When: "2026-11-23 10:01"},
+		{What: "Password reset requested", IP: "192.0.2.10", Device: "Firefox on Linux", When: "2026-11-23 09:58"},
+		{What: "Failed sign-in", IP: "203.0.113.66", Device: "curl", When: "2026-11-23 09:40"},
+	},
+}
+
+// StyleguideErrors is every error page.
+var StyleguideErrors = []ErrorPage{
+	{Status: 403, Title: "Not allowed", Message: "This request was refused."},
+	{Status: 404, Title: "Page not found", Message: "There is nothing at this address."},
+	{Status: 410, Title: "This link no longer works", Message: "Reset links work once and only for a limited time.", Link: "/account/forgot-password", LinkText: "Ask for a new link"},
+	{Status: 422, Title: "Check the form", Message: "Some of what you entered needs another look."},
+	{Status: 429, Title: "Too many attempts", Message: "Please wait a little before trying again."},
+	{Status: 500, Title: "Something went wrong", Message: "We could not complete your request."},
+	{Status: 503, Title: "Temporarily unavailable", Message: "We cannot complete your request right now."},
+}
