@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/andybalholm/brotli"
 	"github.com/labstack/echo/v4"
@@ -22,16 +23,21 @@ import (
 )
 
 // asset is one static file, ready to serve: content-hashed name, ETag and,
-// for text, gzip and brotli copies made once.
+// for text, gzip and brotli copies made once, on first use rather than at
+// start-up: brotli at its best quality costs ~90 ms of CPU for htmx alone,
+// more than the whole cold-start budget, and on a small machine a
+// background goroutine doing it still slows the start.
 type asset struct {
 	body        []byte
 	contentType string
 	hash        string // first 12 hex digits of the body's SHA-256
-	// compress fills gz and br (nil when compression does not pay). It runs
-	// once, in the background from start-up; a request that comes first
-	// waits for it.
-	compress func()
-	gz, br   []byte
+	// gzip makes gz (~2 ms) while the first request that wants it waits.
+	gzip func()
+	gz   []byte
+	// startBrotli makes br in the background; until it is there, clients
+	// that accept brotli get gzip.
+	startBrotli func()
+	br          atomic.Pointer[[]byte]
 }
 
 // assetSet serves the files of the assets folder (not subfolders' licence
@@ -42,13 +48,11 @@ type assetSet struct {
 	urls   views.Assets
 }
 
-// loadAssets reads and hashes every asset. Compression (brotli at its best
-// quality costs ~100 ms of CPU for htmx alone) is started in the background
-// rather than done here, so it stays off the start-up path.
+// loadAssets reads and hashes every asset; compression waits for the
+// first request (see asset).
 func loadAssets(fsys fs.FS) (*assetSet, error) {
 	set := &assetSet{byName: map[string]*asset{}}
 	hashed := map[string]string{}
-	var all []*asset
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -64,8 +68,8 @@ func loadAssets(fsys fs.FS) (*assetSet, error) {
 		}
 		sum := sha256.Sum256(body)
 		a := &asset{body: body, contentType: ctype, hash: hex.EncodeToString(sum[:])[:12]}
-		a.compress = sync.OnceFunc(a.precompress)
-		all = append(all, a)
+		a.gzip = sync.OnceFunc(a.makeGzip)
+		a.startBrotli = sync.OnceFunc(func() { go a.makeBrotli() })
 		base := path.Base(p)
 		name := strings.TrimSuffix(base, ext) + "." + a.hash + ext
 		set.byName[name] = a
@@ -80,11 +84,6 @@ func loadAssets(fsys fs.FS) (*assetSet, error) {
 	if set.urls.CSS == "" || set.urls.HTMX == "" || set.urls.JS == "" {
 		return nil, fmt.Errorf("assets: app.css, app.js and vendor/htmx.min.js are required")
 	}
-	go func() {
-		for _, a := range all {
-			a.compress()
-		}
-	}()
 	return set, nil
 }
 
@@ -95,10 +94,10 @@ func compressible(ctype string) bool {
 		strings.Contains(ctype, "json") || strings.Contains(ctype, "svg")
 }
 
-// precompress makes the gzip and brotli copies at their best levels, keeping
-// each only if it is smaller than the original. Both are deterministic, so
-// every instance serves the same bytes under the same ETag.
-func (a *asset) precompress() {
+// makeGzip makes the gzip copy at the best level, kept only if smaller
+// than the file. Both encoders are deterministic, so every instance serves
+// the same bytes under the same ETag.
+func (a *asset) makeGzip() {
 	if !compressible(a.contentType) {
 		return
 	}
@@ -109,6 +108,14 @@ func (a *asset) precompress() {
 	if gz.Len() < len(a.body) {
 		a.gz = gz.Bytes()
 	}
+}
+
+// makeBrotli makes the brotli copy at the best quality, kept only if
+// smaller than the file.
+func (a *asset) makeBrotli() {
+	if !compressible(a.contentType) {
+		return
+	}
 	// A window just large enough for the file compresses as well as the
 	// default 4 MiB one and allocates a tenth of the memory.
 	lgwin := min(max(bits.Len(uint(len(a.body))), 10), 24)
@@ -117,7 +124,8 @@ func (a *asset) precompress() {
 	_, _ = bw.Write(a.body) // writes to a bytes.Buffer cannot fail
 	_ = bw.Close()
 	if br.Len() < len(a.body) {
-		a.br = br.Bytes()
+		b := br.Bytes()
+		a.br.Store(&b)
 	}
 }
 
@@ -169,14 +177,16 @@ func (h *Handler) asset(c echo.Context) error {
 	if !ok {
 		return echo.NewHTTPError(http.StatusNotFound)
 	}
-	a.compress()
-	// Pick the smallest representation the client accepts: brotli, then
-	// gzip, then the file itself. Each has its own strong ETag.
+	a.startBrotli()
+	a.gzip()
+	// Pick the smallest representation the client accepts: brotli (once
+	// made), then gzip, then the file itself. Each has its own strong ETag.
 	body, encoding, etag := a.body, "", `"`+a.hash+`"`
 	accept := c.Request().Header.Get("Accept-Encoding")
+	br := a.br.Load()
 	switch {
-	case a.br != nil && acceptsEncoding(accept, "br"):
-		body, encoding, etag = a.br, "br", `"`+a.hash+`-br"`
+	case br != nil && acceptsEncoding(accept, "br"):
+		body, encoding, etag = *br, "br", `"`+a.hash+`-br"`
 	case a.gz != nil && acceptsEncoding(accept, "gzip"):
 		body, encoding, etag = a.gz, "gzip", `"`+a.hash+`-gz"`
 	}

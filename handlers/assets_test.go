@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/andybalholm/brotli"
 	"github.com/labstack/echo/v4"
@@ -31,6 +32,22 @@ func testAssets(t *testing.T) *Handler {
 		t.Fatal(err)
 	}
 	return &Handler{assets: set}
+}
+
+// waitBrotli starts the background brotli compression of every
+// compressible asset and waits until it is done.
+func waitBrotli(t *testing.T, h *Handler) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for _, a := range h.assets.byName {
+		a.startBrotli()
+		for compressible(a.contentType) && a.br.Load() == nil {
+			if time.Now().After(deadline) {
+				t.Fatal("brotli copy not made within 10 s")
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
 }
 
 func serveAsset(h *Handler, name string, headers ...string) *httptest.ResponseRecorder {
@@ -68,6 +85,7 @@ func decode(t *testing.T, encoding string, body []byte) string {
 
 func TestAssetsNegotiateEncoding(t *testing.T) {
 	h := testAssets(t)
+	waitBrotli(t, h)
 	css := strings.TrimPrefix(h.assets.urls.CSS, "/assets/")
 	want := string(h.assets.byName[css].body)
 	cases := []struct {
@@ -124,6 +142,7 @@ func TestAssetsNegotiateEncoding(t *testing.T) {
 
 func TestAssetsConditionalAndPlainNames(t *testing.T) {
 	h := testAssets(t)
+	waitBrotli(t, h)
 	css := strings.TrimPrefix(h.assets.urls.CSS, "/assets/")
 	first := serveAsset(h, css, "Accept-Encoding", "br")
 	etag := first.Header().Get("ETag")
@@ -159,6 +178,40 @@ func TestAssetsConditionalAndPlainNames(t *testing.T) {
 	}
 }
 
+// Nothing is compressed at start-up; the first request gets gzip at once
+// (or brotli, should the background copy already be there) and starts the
+// brotli copy, which later requests get.
+func TestAssetsCompressedOnFirstUse(t *testing.T) {
+	h := testAssets(t)
+	for name, a := range h.assets.byName {
+		if a.gz != nil || a.br.Load() != nil {
+			t.Fatalf("%s compressed at start-up", name)
+		}
+	}
+	js := strings.TrimPrefix(h.assets.urls.JS, "/assets/")
+	first := serveAsset(h, js, "Accept-Encoding", "br, gzip")
+	if enc := first.Header().Get("Content-Encoding"); enc != "gzip" && enc != "br" {
+		t.Fatalf("first request: Content-Encoding %q", enc)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		rec := serveAsset(h, js, "Accept-Encoding", "br, gzip")
+		if rec.Header().Get("Content-Encoding") == "br" {
+			if got := decode(t, "br", rec.Body.Bytes()); got != string(h.assets.byName[js].body) {
+				t.Fatal("brotli body does not decode to the file")
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("brotli never served")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if a := h.assets.byName["app.css"]; a.gz != nil || a.br.Load() != nil {
+		t.Error("an asset nobody asked for was compressed")
+	}
+}
+
 func TestAssetsIncompressibleServedAsIs(t *testing.T) {
 	h := testAssets(t)
 	rec := serveAsset(h, "icon.png", "Accept-Encoding", "br, gzip")
@@ -172,6 +225,7 @@ func TestAssetsIncompressibleServedAsIs(t *testing.T) {
 
 func TestAssetsContentLengthMatchesBody(t *testing.T) {
 	h := testAssets(t)
+	waitBrotli(t, h)
 	js := strings.TrimPrefix(h.assets.urls.HTMX, "/assets/")
 	for _, accept := range []string{"br", "gzip", ""} {
 		rec := serveAsset(h, js, "Accept-Encoding", accept)
