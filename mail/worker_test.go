@@ -30,7 +30,7 @@ func queue(t *testing.T, s *models.Store, email string) {
 	}
 }
 
-func startWorker(t *testing.T, s *models.Store, smtpURL string) *mail.Worker {
+func startWorker(t *testing.T, s *models.Store, smtpURL string, adjust ...func(*mail.Worker)) *mail.Worker {
 	t.Helper()
 	sender, err := mail.NewSMTP(smtpURL, "Latchkey <no-reply@localhost>")
 	if err != nil {
@@ -38,6 +38,9 @@ func startWorker(t *testing.T, s *models.Store, smtpURL string) *mail.Worker {
 	}
 	w := &mail.Worker{Store: s, Sender: sender, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Poll: 100 * time.Millisecond, BackoffBase: 20 * time.Millisecond, BackoffMax: 200 * time.Millisecond, MaxAttempts: 50}
+	for _, f := range adjust {
+		f(w)
+	}
 	s.OnEnqueue = w.Notify
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -73,8 +76,8 @@ func TestDeliveryWakesOnEnqueue(t *testing.T) {
 	testutil.ForEachDB(t, func(t *testing.T, db *bun.DB) {
 		s := testutil.NewStore(t, db, testutil.NewClock())
 		srv := testutil.StartSMTP(t)
-		w := startWorker(t, s, srv.URL())
-		w.Poll = time.Hour // only the wake-up can deliver in time
+		// Only the wake-up can deliver in time.
+		startWorker(t, s, srv.URL(), func(w *mail.Worker) { w.Poll = time.Hour })
 		time.Sleep(50 * time.Millisecond)
 		queue(t, s, "wake@example.com")
 		got := srv.WaitFor(t, 1, 5*time.Second)
@@ -150,8 +153,7 @@ func TestGivesUpAfterMaxAttempts(t *testing.T) {
 	s := testutil.NewStore(t, db, testutil.NewClock())
 	srv := testutil.StartSMTP(t)
 	srv.FailWith(421)
-	w := startWorker(t, s, srv.URL())
-	w.MaxAttempts = 3
+	startWorker(t, s, srv.URL(), func(w *mail.Worker) { w.MaxAttempts = 3 })
 	queue(t, s, "max@example.com")
 	row := waitStatus(t, db, models.OutboxFailed)
 	if row.Attempts != 3 {
