@@ -38,6 +38,8 @@ type Config struct {
 	// SendTimeout bounds one SMTP delivery; a claimed message is leased for
 	// twice as long, after which a crashed worker's message is retried.
 	SendTimeout time.Duration
+	// DevAssetsDir, in dev mode, serves assets from this folder on disk.
+	DevAssetsDir string
 }
 
 // Production reports whether BASE_URL is https.
@@ -95,6 +97,7 @@ func loadConfig(getenv func(string) string) (*Config, error) {
 		HashWait:        dur("HASH_WAIT", 2*time.Second),
 		MetricsAddr:     getenv("METRICS_ADDR"),
 		SendTimeout:     dur("OUTBOX_SEND_TIMEOUT", 30*time.Second),
+		DevAssetsDir:    getenv("LATCHKEY_DEV_ASSETS"),
 	}
 	lim := models.DefaultLimits()
 	lim.ResetMailsPerHour = num("LIMIT_RESET_EMAILS_PER_HOUR", lim.ResetMailsPerHour)

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -164,7 +165,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	return withApp(ctx, cfg, log, func(a *app) error {
 		h, err := handlers.New(handlers.Deps{
 			Store: a.store, Log: log, BaseURL: cfg.BaseURL, Secret: cfg.SessionSecret,
-			DevMode: cfg.DevMode(), Mailbox: a.mailbox, Assets: assetsFS(),
+			DevMode: cfg.DevMode(), Mailbox: a.mailbox, Assets: assetsFor(cfg, log),
 			TrustedProxies: cfg.TrustedProxies, Version: version, Metrics: a.metrics,
 		})
 		if err != nil {
@@ -238,6 +239,17 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		log.Info("stopped")
 		return nil
 	})
+}
+
+// assetsFor returns the embedded assets, or in dev mode with
+// LATCHKEY_DEV_ASSETS=DIR the files on disk (make dev), so a designer's
+// edits show without a rebuild.
+func assetsFor(cfg *Config, log *slog.Logger) fs.FS {
+	if dir := cfg.DevAssetsDir; dir != "" && cfg.DevMode() {
+		log.Info("serving assets from disk (dev)", "dir", dir)
+		return os.DirFS(dir)
+	}
+	return assetsFS()
 }
 
 // cleanupLoop prunes old rows hourly.
