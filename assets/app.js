@@ -17,6 +17,18 @@
     });
   }
 
+  // Inline checks swap only the message under a field: keep the field's
+  // aria-invalid in step with its message, as the server does on submit.
+  function syncInvalid(root) {
+    root.querySelectorAll("input[id]").forEach(function (input) {
+      var box = document.getElementById(input.id + "-feedback");
+      if (!box) return;
+      var msg = box.matches(".field-error") ? box : box.querySelector(".field-error");
+      if (msg && msg.textContent.trim() !== "") input.setAttribute("aria-invalid", "true");
+      else input.removeAttribute("aria-invalid");
+    });
+  }
+
   // After a failed submit, put focus on the first invalid field (htmx also
   // honours the autofocus attribute the server sets; this covers swaps
   // where the field already had focus).
@@ -33,6 +45,7 @@
     var target = e.target instanceof Element ? e.target : document;
     var form = target.closest ? target.closest("form") || target : target;
     enableToggles(form);
+    syncInvalid(document);
     var ctx = e.detail && e.detail.ctx;
     var status = ctx && ctx.response && ctx.response.status;
     if (status === 422) focusFirstInvalid(form);
