@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -14,9 +15,16 @@ func (h *Handler) forgotPage(c echo.Context) error {
 	return h.render(c, http.StatusOK, views.ForgotPage(h.page(c, "Reset your password"), views.ForgotForm{}))
 }
 
+// forgotFloor is the least time a forgot-password answer takes. Known and
+// unknown addresses already do the same work; the floor hides what is
+// left (an insert or two, the worker waking) from anyone timing answers.
+const forgotFloor = 100 * time.Millisecond
+
 // forgotPassword answers every well-formed address the same way (200, the
-// same page); RequestReset does the same work for unknown addresses.
+// same page, the same time); RequestReset does the same work for unknown
+// addresses.
 func (h *Handler) forgotPassword(c echo.Context) error {
+	start := time.Now()
 	f, err := parseForm(c)
 	if err != nil {
 		return err
@@ -42,5 +50,20 @@ func (h *Handler) forgotPassword(c echo.Context) error {
 	if err := h.store.RequestReset(ctx, email, client(c), h.composeReset(c)); err != nil {
 		return err
 	}
+	padUntil(ctx, start.Add(forgotFloor))
 	return show(http.StatusOK, views.ForgotForm{Email: email, Sent: true})
+}
+
+// padUntil sleeps until t (or until the request is abandoned).
+func padUntil(ctx context.Context, t time.Time) {
+	d := time.Until(t)
+	if d <= 0 {
+		return
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+	case <-timer.C:
+	}
 }

@@ -49,7 +49,12 @@ type appConfig struct {
 	hasher         *models.Hasher
 	devMailbox     bool
 	db             *bun.DB
+	baseURL        string
 }
+
+// WithBaseURL sets BASE_URL (https means production mode: Secure and
+// __Host- cookies, HSTS, no /dev routes).
+func WithBaseURL(u string) AppOption { return func(c *appConfig) { c.baseURL = u } }
 
 // WithDB runs the app on an already opened, migrated database (for
 // example one reached through a Proxy).
@@ -121,10 +126,13 @@ func StartApp(t testing.TB, dialect string, opts ...AppOption) *App {
 		t.Fatal(err)
 	}
 	base, _ := url.Parse("http://" + ln.Addr().String())
+	if cfg.baseURL != "" {
+		base, _ = url.Parse(cfg.baseURL)
+	}
 	h, err := handlers.New(handlers.Deps{
 		Store: store, Log: log, BaseURL: base, Secret: []byte(TestSecret),
 		Assets: os.DirFS(RepoPath(t, "assets")), TrustedProxies: cfg.trustedProxies, Version: "test",
-		DevMode: cfg.devMailbox, Mailbox: mailbox,
+		DevMode: cfg.devMailbox && base.Scheme != "https", Mailbox: mailbox,
 	})
 	if err != nil {
 		t.Fatal(err)
