@@ -68,3 +68,15 @@ func TestJSONLogsAndMetrics(t *testing.T) {
 		t.Errorf("a URL's code became a metric label")
 	}
 }
+
+func TestHealthcheckCommand(t *testing.T) {
+	srv := startServer(t, map[string]string{"DATABASE_URL": testutil.NewDatabaseURL(t, "sqlite")})
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	var stderr strings.Builder
+	if code := run([]string{"healthcheck"}, nil, io.Discard, &stderr, env(map[string]string{"ADDR": addr})); code != 0 {
+		t.Errorf("healthcheck of a live server: exit %d %s", code, stderr.String())
+	}
+	if code := run([]string{"healthcheck"}, nil, io.Discard, io.Discard, env(map[string]string{"ADDR": freeAddr(t)})); code != 1 {
+		t.Errorf("healthcheck of nothing: exit %d", code)
+	}
+}

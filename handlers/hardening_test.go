@@ -112,3 +112,29 @@ func TestOversizedBodiesComputeNoHash(t *testing.T) {
 		t.Errorf("an oversized body reached the password check (events %d, counters %d)", n, rl)
 	}
 }
+
+func TestPerIPLimitsOnRegistrationAndReset(t *testing.T) {
+	limits := models.DefaultLimits()
+	limits.RegistrationsPerHour, limits.ResetPostsPerMinute = 2, 2
+	app := testutil.StartApp(t, "sqlite", testutil.WithLimits(limits))
+	b := app.NewBrowser(t)
+	for i, want := range []int{http.StatusSeeOther, http.StatusSeeOther, http.StatusTooManyRequests} {
+		r := b.Post("/account/register", url.Values{"email": {"r" + string(rune('a'+i)) + "@example.com"}, "password": {oldPassword}})
+		if r.StatusCode != want {
+			t.Errorf("registration %d: %d, want %d", i+1, r.StatusCode, want)
+		}
+		if want == http.StatusTooManyRequests && r.Header.Get("Retry-After") == "" {
+			t.Errorf("429 without Retry-After")
+		}
+	}
+	for i, want := range []int{http.StatusGone, http.StatusGone, http.StatusTooManyRequests} {
+		r := b.Post("/account/reset-password", url.Values{"code": {strings.Repeat("C", 43)}, "password": {newPassword}})
+		if r.StatusCode != want {
+			t.Errorf("reset POST %d: %d, want %d", i+1, r.StatusCode, want)
+		}
+	}
+	// Inline validation has its own budget: still fine.
+	if r := b.Post("/account/validate/email", url.Values{"email": {"a@example.com"}}); r.StatusCode != http.StatusOK {
+		t.Errorf("validation after the submit limits: %d", r.StatusCode)
+	}
+}
