@@ -34,7 +34,7 @@ func (h *Handler) validateEmail(c echo.Context) error {
 	if _, err := models.NormalizeEmail(email); err != nil {
 		msg = fieldMessage(err)
 	}
-	return h.render(c, http.StatusOK, views.Feedback(views.FieldFeedback{ID: "email", Message: msg}))
+	return h.render(c, http.StatusOK, views.FeedbackText(views.FieldFeedback{ID: "email", Message: msg}))
 }
 
 func (h *Handler) validatePassword(c echo.Context) error {
@@ -64,7 +64,7 @@ func (h *Handler) validatePassword(c echo.Context) error {
 		}
 	}
 	fb := views.PasswordFeedback{ID: "password", Message: msg, Strength: strengthOf(vals["password"], normEmail)}
-	return h.render(c, http.StatusOK, views.PasswordFeedbackFragment(fb))
+	return h.render(c, http.StatusOK, views.PasswordFeedbackContent(fb))
 }
 
 var strengthLabels = [...]string{"Too weak", "Weak", "Fair", "Good", "Strong"}
