@@ -46,7 +46,7 @@ func newDatabases(ctx context.Context, dialect, dir string) (*databases, error) 
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := d.admin.PingContext(pctx); err != nil {
-		d.admin.Close()
+		_ = d.admin.Close() // the ping failure is the error to report
 		return nil, fmt.Errorf("postgres at %s: %w (set TEST_DATABASE_URL)", redact(d.base), err)
 	}
 	return d, nil

@@ -232,5 +232,5 @@ type clientIPs struct{ n atomic.Uint32 }
 
 func (c *clientIPs) next() string {
 	n := c.n.Add(1)
-	return fmt.Sprintf("10.%d.%d.%d", byte(n>>16), byte(n>>8), byte(n))
+	return fmt.Sprintf("10.%d.%d.%d", n>>16&0xff, n>>8&0xff, n&0xff)
 }

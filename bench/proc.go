@@ -34,7 +34,7 @@ func moduleRoot() (string, error) {
 func goBuild(ctx context.Context, root, out, pkg string, flags ...string) error {
 	args := append([]string{"build"}, flags...)
 	args = append(args, "-o", out, pkg)
-	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd := exec.CommandContext(ctx, "go", args...) // #nosec G204 -- the go tool building this module's own packages
 	cmd.Dir = root
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -75,7 +75,7 @@ func startProc(ctx context.Context, bin, dir string, env []string, logName strin
 		return nil, err
 	}
 	logPath := filepath.Join(dir, logName)
-	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600) // #nosec G304 -- a file in the bench's own temp dir
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +97,7 @@ func startProc(ctx context.Context, bin, dir string, env []string, logName strin
 	for {
 		resp, err := poll.Get(p.url + "/healthz")
 		if err == nil {
-			resp.Body.Close()
+			_ = resp.Body.Close() // nothing to read from /healthz
 			if resp.StatusCode == http.StatusOK {
 				p.startup = time.Since(t0)
 				return p, nil
@@ -107,12 +107,12 @@ func startProc(ctx context.Context, bin, dir string, env []string, logName strin
 		case <-p.exited:
 			return nil, fmt.Errorf("%s exited during start-up (%v):\n%s", filepath.Base(bin), p.waitErr, p.logTail())
 		case <-ctx.Done():
-			p.stop()
+			_ = p.stop() // interrupted: the interruption is the error to report
 			return nil, ctx.Err()
 		default:
 		}
 		if time.Now().After(deadline) {
-			p.stop()
+			_ = p.stop() // the time-out is the error to report
 			return nil, fmt.Errorf("%s: /healthz not 200 after 30 s:\n%s", filepath.Base(bin), p.logTail())
 		}
 		time.Sleep(500 * time.Microsecond)
