@@ -113,7 +113,7 @@ func LoginFormFragment(f LoginForm) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		}
-		templ_7745c5c3_Err = TextField("email", "email", "Email address", "email", f.Email, "username", "/account/validate/email", f.Errors["email"], autofocusOn(f.Focus, "email")).Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = TextField("email", "email", "Email address", "email", f.Email, "email", "/account/validate/email", f.Errors["email"], autofocusOn(f.Focus, "email")).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
