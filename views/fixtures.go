@@ -37,7 +37,7 @@ var StyleguideForgotSent = ForgotForm{Email: "ann@example.com", Sent: true}
 var StyleguideReset = ResetForm{Email: "ann@example.com", Errors: Errors{"password": "Use at least 8 characters."}}
 
 // StyleguideChange is the change-password form with errors.
-var StyleguideChange = ChangePasswordForm{Email: "ann@example.com", Errors: Errors{"current_password": "That is not your current password."}}
+var StyleguideChange = ChangePasswordForm{Email: "ann@example.com", Errors: Errors{"current_password": "That is not your current password."}} // #nosec G101 -- an error message, not a credential
 
 // StyleguideAccount is a populated account page.
 var StyleguideAccount = AccountPage{
