@@ -34,10 +34,10 @@ var StyleguideRegisterErrors = RegisterForm{
 var StyleguideForgotSent = ForgotForm{Email: "ann@example.com", Sent: true}
 
 // StyleguideReset is the new-password form with an error.
-var StyleguideReset = ResetForm{Email: "ann@example.com", Errors: Errors{"password": "Use at least 8 characters."}}
+var StyleguideReset = ResetForm{Email: "ann@example.com", Errors: Errors{"password": "Use at least 8 characters."}} // #nosec G101 -- an error message, not a credential
 
 // StyleguideChange is the change-password form with errors.
-var StyleguideChange = ChangePasswordForm{Email: "ann@example.com", Errors: Errors{"current_password": "That is not your current password."}} // #nosec G101 -- an error message, not a credential
+var StyleguideChange = ChangePasswordForm{Email: "ann@example.com", Errors: Errors{"current_password": "That is not your current password."}}
 
 // StyleguideAccount is a populated account page.
 var StyleguideAccount = AccountPage{
