@@ -302,19 +302,29 @@ func readPassword(stdin io.Reader) (string, error) {
 	return line, nil
 }
 
-// userCreate creates an account with the password read from stdin.
-func userCreate(ctx context.Context, a *app, rawEmail string, stdin io.Reader, stdout io.Writer) error {
-	email, err := models.NormalizeEmail(rawEmail)
+// cliCredentials normalises the address argument and reads the password
+// from stdin, applying the same policy as the web forms.
+func cliCredentials(rawEmail string, stdin io.Reader) (email, password string, err error) {
+	email, err = models.NormalizeEmail(rawEmail)
 	if err != nil {
-		return fmt.Errorf("email: %w", err)
+		return "", "", fmt.Errorf("email: %w", err)
 	}
 	raw, err := readPassword(stdin)
 	if err != nil {
-		return err
+		return "", "", err
 	}
 	password, ferr := models.CheckPasswordPolicy(raw, email)
 	if ferr != nil {
-		return fmt.Errorf("password: %s", ferr.Message)
+		return "", "", fmt.Errorf("password: %s", ferr.Message)
+	}
+	return email, password, nil
+}
+
+// userCreate creates an account with the password read from stdin.
+func userCreate(ctx context.Context, a *app, rawEmail string, stdin io.Reader, stdout io.Writer) error {
+	email, password, err := cliCredentials(rawEmail, stdin)
+	if err != nil {
+		return err
 	}
 	if _, err := a.store.Register(ctx, email, password, models.Client{}); err != nil {
 		return err
@@ -327,9 +337,9 @@ func userCreate(ctx context.Context, a *app, rawEmail string, stdin io.Reader, s
 // same policy, every session revoked, the notification email queued (and
 // delivered before exit).
 func userSetPassword(ctx context.Context, a *app, rawEmail string, stdin io.Reader, stdout io.Writer) error {
-	email, err := models.NormalizeEmail(rawEmail)
+	email, password, err := cliCredentials(rawEmail, stdin)
 	if err != nil {
-		return fmt.Errorf("email: %w", err)
+		return err
 	}
 	acc, err := models.AccountByEmail(ctx, a.store.DB, email)
 	if errors.Is(err, models.ErrNotFound) {
@@ -337,14 +347,6 @@ func userSetPassword(ctx context.Context, a *app, rawEmail string, stdin io.Read
 	}
 	if err != nil {
 		return err
-	}
-	raw, err := readPassword(stdin)
-	if err != nil {
-		return err
-	}
-	password, ferr := models.CheckPasswordPolicy(raw, email)
-	if ferr != nil {
-		return fmt.Errorf("password: %s", ferr.Message)
 	}
 	if err := a.store.SetPassword(ctx, acc, password, "cli", models.Client{}, "", handlers.ComposeChanged(ctx, a.cfg.BaseURL, models.DeriveKey(a.cfg.SessionSecret, models.KeySignedLinks))); err != nil {
 		return err
