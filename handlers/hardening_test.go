@@ -138,3 +138,16 @@ func TestPerIPLimitsOnRegistrationAndReset(t *testing.T) {
 		t.Errorf("validation after the submit limits: %d", r.StatusCode)
 	}
 }
+
+func TestServerLimits(t *testing.T) {
+	app := testutil.StartApp(t, "sqlite")
+	cfg := app.Server.Config
+	if cfg.ReadHeaderTimeout == 0 || cfg.ReadTimeout == 0 || cfg.WriteTimeout == 0 || cfg.IdleTimeout == 0 || cfg.MaxHeaderBytes == 0 || cfg.MaxHeaderBytes > 64<<10 {
+		t.Errorf("server limits: %+v", cfg)
+	}
+	b := app.NewBrowser(t)
+	r := b.Get("/", "X-Padding", strings.Repeat("a", 100<<10))
+	if r.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("100 KiB of headers: %d", r.StatusCode)
+	}
+}
