@@ -134,6 +134,11 @@ func TestSignIn(t *testing.T) {
 		if strings.ReplaceAll(wrong.Body, email, "E") != strings.ReplaceAll(unknown.Body, "nobody@example.com", "E") {
 			t.Errorf("unknown address and wrong password answer differently")
 		}
+		// The owner sees the failed attempt; the unknown address leaves no
+		// event (there is no account to show it to).
+		if n, _ := app.DB.NewSelect().Model((*models.SecurityEvent)(nil)).Where("kind = ?", models.EventSignInFailed).Count(t.Context()); n != 1 {
+			t.Errorf("failed sign-in events = %d, want 1", n)
+		}
 
 		before := b.Cookie("latchkey_session")
 		resp := b.Post("/account/login", url.Values{"email": {"SAM@example.com"}, "password": {oldPassword}, "next": {"/account/password"}})

@@ -76,7 +76,7 @@ func (h *Handler) login(c echo.Context) error {
 	}
 	acc, err := h.store.Authenticate(ctx, email, models.NormalizePassword(in.password), client(c))
 	if errors.Is(err, models.ErrBadCredentials) {
-		if err := h.store.SignInFailed(ctx, email, ip); err != nil {
+		if err := h.store.SignInFailed(ctx, email, client(c), acc); err != nil {
 			return err
 		}
 		return fail(views.Errors{"": signInFailed})

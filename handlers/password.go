@@ -60,7 +60,7 @@ func (h *Handler) changePassword(c echo.Context) error {
 	if err := h.store.CheckPassword(ctx, acc, models.NormalizePassword(vals["current_password"])); err != nil {
 		if errors.Is(err, models.ErrWrongPassword) {
 			// Guessing the current password is throttled like sign-in.
-			if err := h.store.SignInFailed(ctx, acc.Email, c.RealIP()); err != nil {
+			if err := h.store.SignInFailed(ctx, acc.Email, client(c), acc); err != nil {
 				return err
 			}
 			return fail(views.Errors{"current_password": "That is not your current password."})

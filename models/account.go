@@ -96,7 +96,8 @@ func (s *Store) Register(ctx context.Context, email, password string, client Cli
 
 // Authenticate checks an address and a normalised password. Unknown
 // addresses pay for one dummy argon2id check and get the same
-// ErrBadCredentials as a wrong password. A hash made with old parameters is
+// ErrBadCredentials as a wrong password (which also returns the account,
+// for SignInFailed's event). A hash made with old parameters is
 // upgraded on success.
 func (s *Store) Authenticate(ctx context.Context, email, password string, client Client) (*Account, error) {
 	acc, err := AccountByEmail(ctx, s.DB, email)
@@ -113,12 +114,11 @@ func (s *Store) Authenticate(ctx context.Context, email, password string, client
 	if err != nil {
 		return nil, fmt.Errorf("authenticate: %w", err)
 	}
-	now := s.now()
 	if !ok {
-		if err := RecordEvent(ctx, s.DB, acc.ID, EventSignInFailed, client, now); err != nil {
-			return nil, fmt.Errorf("authenticate: %w", err)
-		}
-		return nil, ErrBadCredentials
+		// The failed attempt is recorded by SignInFailed, with the counters,
+		// in one transaction: the same writes as for an unknown address
+		// but for the event row.
+		return acc, ErrBadCredentials
 	}
 	if rehash {
 		if hash, err := s.Hasher.Hash(ctx, password); err == nil {

@@ -149,9 +149,18 @@ func (s *Store) SignInBlocked(ctx context.Context, email, ip string) error {
 // throttling reveals nothing) and the IP, and starts or lengthens a
 // back-off window once the free failures are spent: 1 s, 2 s, 4 s… up to
 // SignInMaxBlock, never a permanent lock.
-func (s *Store) SignInFailed(ctx context.Context, email, ip string) error {
+//
+// acc, when the address belongs to an account, gets a failed-sign-in
+// security event in the same transaction.
+func (s *Store) SignInFailed(ctx context.Context, email string, client Client, acc *Account) error {
+	ip := client.IP
 	return s.inTx(ctx, func(ctx context.Context, tx bun.Tx, _ *queued) error {
 		now := s.now()
+		if acc != nil {
+			if err := RecordEvent(ctx, tx, acc.ID, EventSignInFailed, client, now); err != nil {
+				return err
+			}
+		}
 		for _, k := range []struct {
 			key  string
 			free int
