@@ -360,9 +360,9 @@ func (b *bench) forgotPassword(ctx context.Context, srv *proc, known, _ []string
 	r50, r99 := k50.Seconds()/u50.Seconds(), k99.Seconds()/u99.Seconds()
 	return []row{
 		{metric: fmt.Sprintf("forgot-password median, known vs unknown (%d+%d)", len(kn), len(un)), baseline: ms(u50), latchkey: ms(k50),
-			ratio: fmt.Sprintf("%.2f×", r50), target: "0.95–1.05×", result: passIf(r50 >= 0.95 && r50 <= 1.05), context: drained},
+			ratio: fmt.Sprintf("%.3f×", r50), target: "0.95–1.05×", result: passIf(r50 >= 0.95 && r50 <= 1.05), context: drained},
 		{metric: "forgot-password p99, known vs unknown", baseline: ms(u99), latchkey: ms(k99),
-			ratio: fmt.Sprintf("%.2f×", r99), target: "0.95–1.05×", result: passIf(r99 >= 0.95 && r99 <= 1.05),
+			ratio: fmt.Sprintf("%.3f×", r99), target: "0.95–1.05×", result: passIf(r99 >= 0.95 && r99 <= 1.05),
 			context: fmt.Sprintf("%.0f req/s, %d workers", float64(len(res.samples))/res.elapsed.Seconds(), workers)},
 	}, nil
 }

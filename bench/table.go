@@ -56,7 +56,9 @@ func ratio(a, b float64) string {
 	if b == 0 {
 		return "n/a"
 	}
-	return fmt.Sprintf("%.2f×", a/b)
+	// Three decimals, so a ratio just under a target never prints as
+	// equal to it.
+	return fmt.Sprintf("%.3f×", a/b)
 }
 
 // ms formats a duration in milliseconds.
