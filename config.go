@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -93,7 +94,9 @@ func loadConfig(getenv func(string) string) (*Config, error) {
 		SessionIdle:     dur("SESSION_IDLE", 30*time.Minute),
 		SessionMax:      dur("SESSION_MAX", 12*time.Hour),
 		ShutdownTimeout: dur("SHUTDOWN_TIMEOUT", 15*time.Second),
-		HashConcurrency: num("HASH_CONCURRENCY", 8),
+		// One hash per CPU: more only queue inside the CPU and hold more
+		// 19 MiB buffers at once.
+		HashConcurrency: num("HASH_CONCURRENCY", runtime.GOMAXPROCS(0)),
 		HashWait:        dur("HASH_WAIT", 2*time.Second),
 		MetricsAddr:     getenv("METRICS_ADDR"),
 		SendTimeout:     dur("OUTBOX_SEND_TIMEOUT", 30*time.Second),

@@ -131,6 +131,11 @@ func (h *Handler) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
 		case p == "/healthz", p == "/readyz", strings.HasPrefix(p, "/assets/"):
 			return next(c)
 		}
+		// No cookie, no session: skip the store (and its per-request
+		// registry) entirely.
+		if _, err := c.Request().Cookie(sessionCookieName(h.secure)); err != nil {
+			return next(c)
+		}
 		sess, err := h.sessions.Get(c.Request(), sessionCookieName(h.secure))
 		if err != nil {
 			return err
