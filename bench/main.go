@@ -74,9 +74,9 @@ type plan struct {
 }
 
 // defaultHashConcurrency is HASH_CONCURRENCY for the server under test
-// (Latchkey's default, set explicitly so the memory bound is known);
-// -server-env HASH_CONCURRENCY=N overrides it.
-const defaultHashConcurrency = 8
+// (Latchkey's default, one per CPU, set explicitly so the memory bound is
+// known); -server-env HASH_CONCURRENCY=N overrides it.
+var defaultHashConcurrency = runtime.GOMAXPROCS(0)
 
 func main() {
 	var o options
