@@ -197,6 +197,12 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		if cfg.DevMode() {
 			mode = "dev"
 		}
+		if a.mailbox != nil {
+			if host, _, _ := net.SplitHostPort(cfg.Addr); !isLoopback(host) {
+				log.Warn("dev mode with the dev mailbox on a non-loopback address: anyone who reaches " + cfg.Addr +
+					" can read reset links at /dev/mailbox. Set BASE_URL=https://… and SMTP_URL for production.")
+			}
+		}
 		log.Info("latchkey listening", "addr", ln.Addr().String(), "base_url", cfg.BaseURL.String(), "mode", mode,
 			"database", strings.SplitN(cfg.DatabaseURL, ":", 2)[0], "smtp", cfg.SMTPURL != "", "migrations_applied", a.migrated)
 
@@ -264,6 +270,15 @@ func setMemoryLimit(cfg *Config, log *slog.Logger) {
 	limit := int64(64<<20) + int64(cfg.HashConcurrency)*int64(models.HashParams.Memory)*1024*5/4
 	debug.SetMemoryLimit(limit)
 	log.Debug("memory limit set", "bytes", limit)
+}
+
+// isLoopback reports whether a listen host only accepts local connections.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // cleanupLoop prunes old rows hourly.

@@ -151,3 +151,39 @@ func TestServerLimits(t *testing.T) {
 		t.Errorf("100 KiB of headers: %d", r.StatusCode)
 	}
 }
+
+func TestParallelGuessesAreThrottledToo(t *testing.T) {
+	forEachApp(t, func(t *testing.T, app *testutil.App) {
+		app.Register(t, "target@example.com", oldPassword)
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		statuses := map[int]int{}
+		for i := 0; i < 30; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r := app.NewBrowser(t).Post("/account/login", url.Values{"email": {"target@example.com"}, "password": {"guess number " + string(rune('a'+i))}})
+				mu.Lock()
+				statuses[r.StatusCode]++
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		free := models.DefaultLimits().SignInFreeFailures
+		if statuses[http.StatusUnprocessableEntity] > free+1 || statuses[http.StatusTooManyRequests] == 0 {
+			t.Errorf("30 parallel guesses: %v; at most %d may be checked", statuses, free+1)
+		}
+	})
+}
+
+func TestPasswordConfirmIsChecked(t *testing.T) {
+	app := testutil.StartApp(t, "sqlite")
+	r := app.NewBrowser(t).Post("/account/register", url.Values{"email": {"confirm@example.com"}, "password": {oldPassword}, "password_confirm": {oldPassword + "x"}})
+	if r.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(r.Body, "do not match") {
+		t.Errorf("mismatched confirmation: %d", r.StatusCode)
+	}
+	r = app.NewBrowser(t).Post("/account/register", url.Values{"email": {"confirm@example.com"}, "password": {oldPassword}, "password_confirm": {oldPassword}})
+	if r.StatusCode != http.StatusSeeOther {
+		t.Errorf("matching confirmation: %d", r.StatusCode)
+	}
+}

@@ -68,15 +68,14 @@ func (h *Handler) login(c echo.Context) error {
 		return fail(errs)
 	}
 	ctx := c.Request().Context()
-	ip := c.RealIP()
-	// Throttling is checked before any hashing and is the same for known
+	// The attempt is reserved before any hashing, the same way for known
 	// and unknown addresses.
-	if err := h.store.SignInBlocked(ctx, email, ip); err != nil {
+	if err := h.store.SignInAttempt(ctx, email, c.RealIP()); err != nil {
 		return err
 	}
 	acc, err := h.store.Authenticate(ctx, email, models.NormalizePassword(in.password), client(c))
 	if errors.Is(err, models.ErrBadCredentials) {
-		if err := h.store.SignInFailed(ctx, email, client(c), acc); err != nil {
+		if err := h.store.SignInFailed(ctx, client(c), acc); err != nil {
 			return err
 		}
 		return fail(views.Errors{"": signInFailed})
@@ -85,6 +84,10 @@ func (h *Handler) login(c echo.Context) error {
 		return err
 	}
 	id, row, err := h.store.SignIn(ctx, acc, client(c))
+	if errors.Is(err, models.ErrBadCredentials) {
+		// The password changed while it was being checked.
+		return fail(views.Errors{"": signInFailed})
+	}
 	if err != nil {
 		return err
 	}

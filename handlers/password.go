@@ -30,7 +30,7 @@ func (h *Handler) changePassword(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	vals, err := f.fields("current_password", "password")
+	vals, err := f.fields("current_password", "password", "password_confirm")
 	if err != nil {
 		return err
 	}
@@ -49,22 +49,27 @@ func (h *Handler) changePassword(c echo.Context) error {
 	password, ferr := models.CheckPasswordPolicy(vals["password"], acc.Email)
 	if ferr != nil {
 		errs["password"] = ferr.Message
+	} else if msg := confirmMismatch(vals["password"], vals["password_confirm"]); msg != "" {
+		errs["password"] = msg
 	}
 	if len(errs) > 0 {
 		return fail(errs)
 	}
 	ctx := c.Request().Context()
-	if err := h.store.SignInBlocked(ctx, acc.Email, c.RealIP()); err != nil {
+	// Guessing the current password is throttled like sign-in.
+	if err := h.store.SignInAttempt(ctx, acc.Email, c.RealIP()); err != nil {
 		return err
 	}
 	if err := h.store.CheckPassword(ctx, acc, models.NormalizePassword(vals["current_password"])); err != nil {
 		if errors.Is(err, models.ErrWrongPassword) {
-			// Guessing the current password is throttled like sign-in.
-			if err := h.store.SignInFailed(ctx, acc.Email, client(c), acc); err != nil {
+			if err := h.store.SignInFailed(ctx, client(c), acc); err != nil {
 				return err
 			}
 			return fail(views.Errors{"current_password": "That is not your current password."})
 		}
+		return err
+	}
+	if err := h.store.ClearSignInAttempts(ctx, acc.Email, c.RealIP()); err != nil {
 		return err
 	}
 	if err := h.store.SetPassword(ctx, acc, password, "change", client(c), row.IDHash, h.composeChanged(c)); err != nil {

@@ -22,7 +22,7 @@ func (h *Handler) registerPage(c echo.Context) error {
 	return h.render(c, http.StatusOK, views.RegisterPage(h.page(c, "Create an account"), views.RegisterForm{}))
 }
 
-type registerInput struct{ email, password string }
+type registerInput struct{ email, password, confirm string }
 
 // validate is shared by the submit and the inline checks.
 func (in *registerInput) validate() (email, password string, errs views.Errors) {
@@ -34,8 +34,19 @@ func (in *registerInput) validate() (email, password string, errs views.Errors) 
 	password, ferr := models.CheckPasswordPolicy(in.password, email)
 	if ferr != nil {
 		errs["password"] = ferr.Message
+	} else if msg := confirmMismatch(in.password, in.confirm); msg != "" {
+		errs["password"] = msg
 	}
 	return email, password, errs
+}
+
+// confirmMismatch checks the optional password_confirm field: absent is
+// fine, present must match.
+func confirmMismatch(password, confirm string) string {
+	if confirm != "" && confirm != password {
+		return "The two passwords do not match."
+	}
+	return ""
 }
 
 func (h *Handler) register(c echo.Context) error {
@@ -43,11 +54,11 @@ func (h *Handler) register(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	vals, err := f.fields("email", "password")
+	vals, err := f.fields("email", "password", "password_confirm")
 	if err != nil {
 		return err
 	}
-	in := registerInput{email: vals["email"], password: vals["password"]}
+	in := registerInput{email: vals["email"], password: vals["password"], confirm: vals["password_confirm"]}
 	fail := func(errs views.Errors) error {
 		vm := views.RegisterForm{Email: in.email, Errors: errs, Focus: firstError(errs, "email", "password")}
 		if errs["password"] == "" && in.password != "" {

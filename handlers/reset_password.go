@@ -86,8 +86,8 @@ func (h *Handler) resetPassword(c echo.Context) error {
 	errs := views.Errors{}
 	if ferr != nil {
 		errs["password"] = ferr.Message
-	} else if vals["password_confirm"] != "" && vals["password_confirm"] != vals["password"] {
-		errs["password"] = "The two passwords do not match."
+	} else if msg := confirmMismatch(vals["password"], vals["password_confirm"]); msg != "" {
+		errs["password"] = msg
 	}
 	if len(errs) > 0 {
 		vm := views.ResetForm{Code: vals["code"], Email: acc.Email, Errors: errs, Focus: "password"}

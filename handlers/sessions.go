@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/gorilla/sessions"
 	"github.com/labstack/echo/v4"
@@ -108,18 +109,21 @@ func (s *dbStore) Save(r *http.Request, w http.ResponseWriter, sess *sessions.Se
 // newVisitorStore keeps a signed-out visitor's flash and pending reset in a
 // short-lived cookie, encrypted and authenticated with keys derived from
 // SESSION_SECRET, so no GET ever writes to the database.
-func newVisitorStore(secret []byte, secure bool) *sessions.CookieStore {
+func newVisitorStore(secret []byte, secure bool, ttl time.Duration) *sessions.CookieStore {
 	st := sessions.NewCookieStore(
 		models.DeriveKey(secret, models.KeyCookieHash),
 		models.DeriveKey(secret, models.KeyCookieBlock),
 	)
 	st.Options = &sessions.Options{
 		Path:     "/",
-		MaxAge:   3600,
 		Secure:   secure,
 		HttpOnly: true,
 		SameSite: http.SameSiteLaxMode,
 	}
+	// The same lifetime in the browser and in the codec (which otherwise
+	// accepts a copied cookie for 30 days): long enough for a pending
+	// reset, never less than an hour.
+	st.MaxAge(int(max(ttl, time.Hour).Seconds()))
 	return st
 }
 

@@ -105,7 +105,10 @@ func (w *Worker) Run(ctx context.Context) {
 // drain sends everything due now.
 func (w *Worker) drain(ctx context.Context) error {
 	for ctx.Err() == nil {
-		rows, err := w.Store.ClaimDue(ctx, 10, w.Lease)
+		// One message per claim: each lease starts when its send starts,
+		// so a slow send never lets the next message's lease run out
+		// while it waits here.
+		rows, err := w.Store.ClaimDue(ctx, 1, w.Lease)
 		if err != nil {
 			return err
 		}
@@ -128,7 +131,7 @@ func (w *Worker) deliver(ctx context.Context, row *models.OutboxEmail) {
 	msg, err := w.Store.OpenMessage(row)
 	if err != nil {
 		log.Error("outbox: cannot open message; marking failed", "err", err)
-		_ = w.Store.MarkFailed(done, row.ID, "cannot decrypt: "+err.Error())
+		_ = w.Store.MarkFailed(done, row, "cannot decrypt: "+err.Error())
 		return
 	}
 	sendCtx, cancel := context.WithTimeout(done, w.SendTimeout)
@@ -136,7 +139,7 @@ func (w *Worker) deliver(ctx context.Context, row *models.OutboxEmail) {
 	cancel()
 	if err == nil {
 		w.Metrics.Sent()
-		if err := w.Store.MarkSent(done, row.ID); err != nil {
+		if err := w.Store.MarkSent(done, row); err != nil {
 			// The message went out; the lease will make it due again, the
 			// at-least-once window the README describes.
 			log.Error("outbox: sent but could not record it", "err", err)
@@ -148,14 +151,14 @@ func (w *Worker) deliver(ctx context.Context, row *models.OutboxEmail) {
 	switch {
 	case errors.As(err, &perm):
 		log.Error("outbox: permanent failure; message marked failed", "err", err)
-		_ = w.Store.MarkFailed(done, row.ID, err.Error())
+		_ = w.Store.MarkFailed(done, row, err.Error())
 	case row.Attempts >= w.MaxAttempts:
 		log.Error("outbox: too many attempts; message marked failed", "err", err)
-		_ = w.Store.MarkFailed(done, row.ID, err.Error())
+		_ = w.Store.MarkFailed(done, row, err.Error())
 	default:
 		delay := w.backoff(row.Attempts)
 		log.Warn("outbox: temporary failure; will retry", "err", err, "retry_in", delay.Round(time.Millisecond))
-		if err := w.Store.MarkRetry(done, row.ID, delay, err.Error()); err != nil {
+		if err := w.Store.MarkRetry(done, row, delay, err.Error()); err != nil {
 			log.Error("outbox: could not schedule retry", "err", err)
 		}
 	}

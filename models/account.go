@@ -122,9 +122,15 @@ func (s *Store) Authenticate(ctx context.Context, email, password string, client
 	}
 	if rehash {
 		if hash, err := s.Hasher.Hash(ctx, password); err == nil {
-			acc.PasswordHash = hash
-			if _, err := s.DB.NewUpdate().Model(acc).Column("password_hash").WherePK().Exec(ctx); err != nil {
+			// Only replace the hash that was checked: a reset that landed
+			// meanwhile wins.
+			res, err := s.DB.NewUpdate().Model((*Account)(nil)).Set("password_hash = ?", hash).
+				Where("id = ? AND password_hash = ?", acc.ID, acc.PasswordHash).Exec(ctx)
+			if err != nil {
 				return nil, fmt.Errorf("authenticate: rehash: %w", err)
+			}
+			if n, _ := res.RowsAffected(); n == 1 {
+				acc.PasswordHash = hash
 			}
 		}
 	}

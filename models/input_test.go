@@ -49,6 +49,8 @@ func TestPasswordPolicy(t *testing.T) {
 		{"mylatchkeypass", "a@example.com", models.ErrPasswordPersonal},
 		{"jonathan-rocks-2024", "jonathan@example.com", models.ErrPasswordPersonal},
 		{"tab\tinside password", "a@example.com", models.ErrPasswordInvalid},
+		{"line\u2028separator inside", "a@example.com", models.ErrPasswordInvalid},
+		{"c1\u0085control inside", "a@example.com", models.ErrPasswordInvalid},
 		{"correct horse battery staple", "a@example.com", nil},
 		{strings.Repeat("é", 256), "a@example.com", nil},
 		{"lowercaseonlyisfine", "a@example.com", nil},

@@ -344,7 +344,7 @@ func TestCleanup(t *testing.T) {
 		_ = s.RequestReset(ctx, acc.Email, models.Client{}, resetMail)
 		rows, _ := s.ClaimDue(ctx, 10, time.Minute)
 		for _, r := range rows {
-			_ = s.MarkSent(ctx, r.ID)
+			_ = s.MarkSent(ctx, &r)
 		}
 		if _, _, err := s.CreateSession(ctx, db, acc.ID, models.Client{}); err != nil {
 			t.Fatal(err)
@@ -373,6 +373,61 @@ func TestCleanup(t *testing.T) {
 		_ = s.Cleanup(ctx, 24*time.Hour)
 		if got := count("rate_limits"); got != 0 {
 			t.Errorf("stale link marker kept")
+		}
+	})
+}
+
+func TestSignInLosesToAConcurrentReset(t *testing.T) {
+	testutil.ForEachDB(t, func(t *testing.T, db *bun.DB) {
+		s := testutil.NewStore(t, db, testutil.NewClock())
+		ctx := context.Background()
+		acc := register(t, s, "race@example.com")
+		// The attacker's password check succeeds...
+		checked, err := s.Authenticate(ctx, acc.Email, "correct horse battery staple", models.Client{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// ...then the owner's reset commits, revoking every session...
+		var code string
+		_ = s.RequestReset(ctx, acc.Email, models.Client{}, func(m models.ResetMail) (models.Message, error) { code = m.Code; return resetMail(m) })
+		hash, _ := models.ParseCode(code)
+		if _, err := s.CompleteReset(ctx, hash, "the owner's new passphrase", models.Client{}, noMail); err != nil {
+			t.Fatal(err)
+		}
+		// ...so the attacker's session must not be created afterwards.
+		if _, _, err := s.SignIn(ctx, checked, models.Client{}); !errors.Is(err, models.ErrBadCredentials) {
+			t.Fatalf("sign-in after a concurrent reset: %v", err)
+		}
+		if n, _ := db.NewSelect().Model((*models.Session)(nil)).Count(ctx); n != 0 {
+			t.Errorf("%d sessions survive the reset", n)
+		}
+	})
+}
+
+func TestStaleWorkerCannotOverwriteAnOutcome(t *testing.T) {
+	testutil.ForEachDB(t, func(t *testing.T, db *bun.DB) {
+		clock := testutil.NewClock()
+		s := testutil.NewStore(t, db, clock)
+		ctx := context.Background()
+		acc := register(t, s, "lease@example.com")
+		_ = s.RequestReset(ctx, acc.Email, models.Client{}, resetMail)
+		first, _ := s.ClaimDue(ctx, 1, time.Minute)
+		clock.Advance(2 * time.Minute) // the first worker outlives its lease
+		second, _ := s.ClaimDue(ctx, 1, time.Minute)
+		if len(first) != 1 || len(second) != 1 || second[0].Attempts != 2 {
+			t.Fatalf("claims %d %d", len(first), len(second))
+		}
+		if err := s.MarkSent(ctx, &second[0]); err != nil {
+			t.Fatal(err)
+		}
+		// The stale worker's failure report changes nothing.
+		if err := s.MarkFailed(ctx, &first[0], "stale"); err != nil {
+			t.Fatal(err)
+		}
+		var row models.OutboxEmail
+		_ = db.NewSelect().Model(&row).Where("id = ?", first[0].ID).Scan(ctx)
+		if row.Status != models.OutboxSent {
+			t.Errorf("status %q, want sent", row.Status)
 		}
 	})
 }

@@ -109,15 +109,20 @@ func (s *Store) ClaimDue(ctx context.Context, limit int, lease time.Duration) ([
 	return rows, nil
 }
 
+// The Mark functions only touch a row still under the caller's claim
+// (status sending, same attempt number): a worker that outlived its lease
+// cannot overwrite the outcome recorded by the one that took over.
+
 // MarkSent records delivery and wipes the sealed body.
-func (s *Store) MarkSent(ctx context.Context, id int64) error {
+func (s *Store) MarkSent(ctx context.Context, row *OutboxEmail) error {
+	id := row.ID
 	now := s.now()
 	_, err := s.DB.NewUpdate().Model((*OutboxEmail)(nil)).
 		Set("status = ?", OutboxSent).
 		Set("sealed_body = NULL").
 		Set("sent_at = ?", now).
 		Set("last_error = ''").
-		Where("id = ?", id).Exec(ctx)
+		Where("id = ? AND status = ? AND attempts = ?", id, OutboxSending, row.Attempts).Exec(ctx)
 	if err != nil {
 		return fmt.Errorf("mark sent %d: %w", id, err)
 	}
@@ -126,13 +131,14 @@ func (s *Store) MarkSent(ctx context.Context, id int64) error {
 
 // MarkRetry puts a message back in the queue for another attempt after
 // delay.
-func (s *Store) MarkRetry(ctx context.Context, id int64, delay time.Duration, reason string) error {
+func (s *Store) MarkRetry(ctx context.Context, row *OutboxEmail, delay time.Duration, reason string) error {
+	id := row.ID
 	next := s.now().Add(delay)
 	_, err := s.DB.NewUpdate().Model((*OutboxEmail)(nil)).
 		Set("status = ?", OutboxPending).
 		Set("next_attempt_at = ?", next).
 		Set("last_error = ?", clip(reason, 500)).
-		Where("id = ?", id).Exec(ctx)
+		Where("id = ? AND status = ? AND attempts = ?", id, OutboxSending, row.Attempts).Exec(ctx)
 	if err != nil {
 		return fmt.Errorf("mark retry %d: %w", id, err)
 	}
@@ -141,12 +147,13 @@ func (s *Store) MarkRetry(ctx context.Context, id int64, delay time.Duration, re
 
 // MarkFailed gives up on a message (permanent SMTP failure or too many
 // attempts) and wipes its sealed body; the row stays as a record.
-func (s *Store) MarkFailed(ctx context.Context, id int64, reason string) error {
+func (s *Store) MarkFailed(ctx context.Context, row *OutboxEmail, reason string) error {
+	id := row.ID
 	_, err := s.DB.NewUpdate().Model((*OutboxEmail)(nil)).
 		Set("status = ?", OutboxFailed).
 		Set("sealed_body = NULL").
 		Set("last_error = ?", clip(reason, 500)).
-		Where("id = ?", id).Exec(ctx)
+		Where("id = ? AND status = ? AND attempts = ?", id, OutboxSending, row.Attempts).Exec(ctx)
 	if err != nil {
 		return fmt.Errorf("mark failed %d: %w", id, err)
 	}

@@ -171,10 +171,10 @@ func CheckPasswordPolicy(raw, email string) (string, *FieldError) {
 		}
 		return "", ErrPasswordInvalid
 	}
-	for _, r := range raw {
-		if r < 0x20 || r == 0x7f {
-			return "", ErrPasswordInvalid
-		}
+	// The same bar as every form field (so a password set from the CLI can
+	// be typed into the web form), and no tab either.
+	if !CleanText(raw) || strings.ContainsRune(raw, '\t') {
+		return "", ErrPasswordInvalid
 	}
 	pw := NormalizePassword(raw)
 	n := utf8.RuneCountInString(pw)

@@ -124,43 +124,21 @@ func (s *Store) Allow(ctx context.Context, key string, limit int, window time.Du
 	return nil
 }
 
-// SignInBlocked reports whether sign-ins for this address or IP are in a
-// back-off window, as a *LimitedError. It only reads.
-func (s *Store) SignInBlocked(ctx context.Context, email, ip string) error {
-	now := s.now()
-	var rows []rateRow
-	err := s.DB.NewSelect().Model(&rows).
-		Where("key IN (?)", bun.List([]string{"signin-fail:" + email, "signin-fail-ip:" + ip})).
-		Where("blocked_until > ?", now).Scan(ctx)
-	if err != nil {
-		return fmt.Errorf("sign-in blocked: %w", err)
-	}
-	var wait time.Duration
-	for _, r := range rows {
-		wait = max(wait, r.BlockedUntil.Sub(now))
-	}
-	if wait > 0 {
-		return &LimitedError{RetryAfter: max(wait, time.Second)}
-	}
-	return nil
-}
-
-// SignInFailed counts a failed sign-in for the address (known or not, so
-// throttling reveals nothing) and the IP, and starts or lengthens a
-// back-off window once the free failures are spent: 1 s, 2 s, 4 s… up to
-// SignInMaxBlock, never a permanent lock.
-//
-// acc, when the address belongs to an account, gets a failed-sign-in
-// security event in the same transaction.
-func (s *Store) SignInFailed(ctx context.Context, email string, client Client, acc *Account) error {
-	ip := client.IP
-	return s.inTx(ctx, func(ctx context.Context, tx bun.Tx, _ *queued) error {
+// SignInAttempt reserves one password check for this address and this IP,
+// before any hashing, and refuses it (a *LimitedError) while either is in a
+// back-off window. Each attempt is counted at once, in the same statement
+// that reads the counter, so requests sent in parallel cannot all slip
+// through before the first failure is recorded. Once the free attempts of
+// the hour are spent, one attempt at a time may start a back-off window
+// (1 s, 2 s, 4 s… up to SignInMaxBlock, never a permanent lock) and go on;
+// the others are refused. Known and unknown addresses are counted alike,
+// so throttling reveals nothing. A successful sign-in clears the address's
+// count (ClearSignInAttempts).
+func (s *Store) SignInAttempt(ctx context.Context, email, ip string) error {
+	var refused *LimitedError
+	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx, _ *queued) error {
+		refused = nil
 		now := s.now()
-		if acc != nil {
-			if err := RecordEvent(ctx, tx, acc.ID, EventSignInFailed, client, now); err != nil {
-				return err
-			}
-		}
 		for _, k := range []struct {
 			key  string
 			free int
@@ -169,19 +147,68 @@ func (s *Store) SignInFailed(ctx context.Context, email string, client Client, a
 			if err != nil {
 				return err
 			}
-			over := row.Count - k.free
-			if over <= 0 {
+			if row.BlockedUntil != nil && row.BlockedUntil.After(now) {
+				refused = &LimitedError{RetryAfter: max(row.BlockedUntil.Sub(now), time.Second)}
+				return nil
+			}
+			over := row.Count - k.free - 1
+			if over < 0 {
 				continue
 			}
 			delay := s.Limits.SignInMaxBlock
-			if over < 30 && time.Second<<(over-1) < delay {
-				delay = time.Second << (over - 1)
+			if over < 30 && time.Second<<over < delay {
+				delay = time.Second << over
 			}
-			if _, err := tx.NewUpdate().Model((*rateRow)(nil)).Set("blocked_until = ?", now.Add(delay)).
-				Where("key = ?", k.key).Exec(ctx); err != nil {
+			// Only one attempt may open the window; on Postgres the row
+			// lock taken by the upsert serialises the contenders.
+			res, err := tx.NewUpdate().Model((*rateRow)(nil)).Set("blocked_until = ?", now.Add(delay)).
+				Where("key = ?", k.key).
+				Where("blocked_until IS NULL OR blocked_until <= ?", now).
+				Exec(ctx)
+			if err != nil {
 				return fmt.Errorf("sign-in back-off: %w", err)
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				refused = &LimitedError{RetryAfter: time.Second}
+				return nil
 			}
 		}
 		return nil
 	})
+	if err != nil {
+		return fmt.Errorf("sign-in attempt: %w", err)
+	}
+	if refused != nil {
+		return refused
+	}
+	return nil
+}
+
+// clearSignInAttempts forgets the address's count and gives the IP back
+// the attempt a success used.
+func clearSignInAttempts(ctx context.Context, db bun.IDB, email, ip string) error {
+	if err := resetLimit(ctx, db, "signin-fail:"+email); err != nil {
+		return err
+	}
+	if _, err := db.NewUpdate().Model((*rateRow)(nil)).Set("count = count - 1").
+		Where("key = ? AND count > 0", "signin-fail-ip:"+ip).Exec(ctx); err != nil {
+		return fmt.Errorf("sign-in attempts: %w", err)
+	}
+	return nil
+}
+
+// ClearSignInAttempts is called after a password check succeeds outside
+// sign-in (changing the password).
+func (s *Store) ClearSignInAttempts(ctx context.Context, email, ip string) error {
+	return clearSignInAttempts(ctx, s.DB, email, ip)
+}
+
+// SignInFailed records a failed password check for an account in its
+// security activity (the attempt was already counted by SignInAttempt).
+// acc is nil for unknown addresses, which leave no trace.
+func (s *Store) SignInFailed(ctx context.Context, client Client, acc *Account) error {
+	if acc == nil {
+		return nil
+	}
+	return RecordEvent(ctx, s.DB, acc.ID, EventSignInFailed, client, s.now())
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
 )
 
 // Session is a signed-in browser. The cookie holds a random id; the row is
@@ -63,12 +64,28 @@ func (s *Store) SignIn(ctx context.Context, acc *Account, client Client) (string
 	var id string
 	var sess *Session
 	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx, _ *queued) error {
+		// The password was checked outside this transaction. Lock the
+		// account row and make sure the hash is still the one checked: a
+		// reset or change that committed in between (and revoked every
+		// session) must not be followed by a session for the old password.
+		// On Postgres FOR UPDATE waits for such a change to commit; on
+		// SQLite the transaction already holds the write lock.
+		q := tx.NewSelect().Model((*Account)(nil)).Column("id").
+			Where("id = ? AND password_hash = ?", acc.ID, acc.PasswordHash)
+		if tx.Dialect().Name() == dialect.PG {
+			q = q.For("UPDATE")
+		}
+		if n, err := q.Count(ctx); err != nil {
+			return fmt.Errorf("recheck password: %w", err)
+		} else if n == 0 {
+			return ErrBadCredentials
+		}
 		var err error
 		id, sess, err = s.CreateSession(ctx, tx, acc.ID, client)
 		if err != nil {
 			return err
 		}
-		if err := resetLimit(ctx, tx, "signin-fail:"+acc.Email); err != nil {
+		if err := clearSignInAttempts(ctx, tx, acc.Email, client.clean().IP); err != nil {
 			return err
 		}
 		return RecordEvent(ctx, tx, acc.ID, EventSignIn, client, s.now())
