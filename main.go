@@ -267,7 +267,10 @@ func setMemoryLimit(cfg *Config, log *slog.Logger) {
 	if os.Getenv("GOMEMLIMIT") != "" {
 		return
 	}
-	limit := int64(64<<20) + int64(cfg.HashConcurrency)*int64(models.HashParams.Memory)*1024*5/4
+	// 24 MiB for everything else plus the hashes' own memory: the bench's
+	// peak-RSS phase (200 concurrent sign-ins) stays within
+	// base + HASH_CONCURRENCY × 19 MiB + slack with it (64 MiB on 2 CPUs).
+	limit := int64(24<<20) + int64(cfg.HashConcurrency)*int64(models.HashParams.Memory)*1024*21/20
 	debug.SetMemoryLimit(limit)
 	log.Debug("memory limit set", "bytes", limit)
 }
