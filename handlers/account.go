@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
 	"latchkey/models"
@@ -12,7 +13,9 @@ import (
 )
 
 func (h *Handler) home(c echo.Context) error {
-	return h.render(c, http.StatusOK, views.Home(h.page(c, "Welcome")))
+	return h.renderShared(c, "home", func() templ.Component {
+		return views.Home(h.page(c, "Welcome"))
+	})
 }
 
 // eventLabels names security events for people.

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
 	"latchkey/models"
@@ -12,7 +13,9 @@ import (
 )
 
 func (h *Handler) forgotPage(c echo.Context) error {
-	return h.render(c, http.StatusOK, views.ForgotPage(h.page(c, "Reset your password"), views.ForgotForm{}))
+	return h.renderShared(c, "forgot", func() templ.Component {
+		return views.ForgotPage(h.page(c, "Reset your password"), views.ForgotForm{})
+	})
 }
 
 // forgotFloor is the least time a forgot-password answer takes. Known and

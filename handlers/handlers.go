@@ -59,6 +59,7 @@ type Handler struct {
 	version  string
 	notMeKey []byte
 	metrics  *metrics.Metrics
+	cache    pageCache
 }
 
 // New builds the handlers from their dependencies.

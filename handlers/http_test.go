@@ -545,3 +545,27 @@ func TestNoRawCodeRestsInTheDatabase(t *testing.T) {
 		}
 	})
 }
+
+func TestSharedPagesNeverLeakPersonalState(t *testing.T) {
+	app := testutil.StartApp(t, "sqlite")
+	anon := app.NewBrowser(t)
+	first := anon.Get("/account/login")
+	signedIn := app.Register(t, "shared@example.com", oldPassword)
+	if r := signedIn.Get("/"); !strings.Contains(r.Body, "Your account") || strings.Contains(r.Body, "Create account</a>") {
+		t.Errorf("signed-in visitor got the anonymous landing page")
+	}
+	// A flash is personal: the page that carries it is not the shared one.
+	app.NewBrowser(t).Get("/") // warm the shared landing page
+	signedIn.Post("/account/logout", nil)
+	if r := signedIn.Get("/"); r.StatusCode != http.StatusOK {
+		t.Fatalf("landing: %d", r.StatusCode)
+	}
+	second := app.NewBrowser(t).Get("/account/login")
+	if first.Body != second.Body || strings.Contains(second.Body, "shared@example.com") {
+		t.Errorf("anonymous sign-in pages differ or carry someone's data")
+	}
+	withNext := app.NewBrowser(t).Get("/account/login?next=/account/password")
+	if !strings.Contains(withNext.Body, `name="next" value="/account/password"`) {
+		t.Errorf("the next parameter was lost to the shared page")
+	}
+}

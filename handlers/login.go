@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
 	"latchkey/models"
@@ -19,8 +20,10 @@ func (h *Handler) loginPage(c echo.Context) error {
 	if currentSession(c) != nil {
 		return redirect(c, "/account")
 	}
-	f := views.LoginForm{Next: safeNext(c.QueryParam("next"))}
-	return h.render(c, http.StatusOK, views.LoginPage(h.page(c, "Sign in"), f))
+	return h.renderShared(c, "login", func() templ.Component {
+		f := views.LoginForm{Next: safeNext(c.QueryParam("next"))}
+		return views.LoginPage(h.page(c, "Sign in"), f)
+	})
 }
 
 type loginInput struct {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
 	"latchkey/models"
@@ -19,7 +20,9 @@ func (h *Handler) registerPage(c echo.Context) error {
 	if currentSession(c) != nil {
 		return redirect(c, "/account")
 	}
-	return h.render(c, http.StatusOK, views.RegisterPage(h.page(c, "Create an account"), views.RegisterForm{}))
+	return h.renderShared(c, "register", func() templ.Component {
+		return views.RegisterPage(h.page(c, "Create an account"), views.RegisterForm{})
+	})
 }
 
 type registerInput struct{ email, password, confirm string }
