@@ -5,6 +5,8 @@
 //	go run ./bench -postgres        # SQLite, then Postgres (TEST_DATABASE_URL)
 //	go run ./bench -smoke           # a few seconds: checks the machinery only
 //	go run ./bench -cpuprofile cpu.pprof -memprofile mem.pprof
+//	go run ./bench -soak [-postgres] [-duration 60s] [-concurrency N]
+//	go run ./bench -soak -smoke     # a 5 s soak (CI)
 //
 // It builds the real binary (go build -ldflags='-s -w'), starts it with an
 // SMTP sink running in this process, drives it over HTTP with keep-alive
@@ -44,6 +46,10 @@ type options struct {
 	memProfile string
 	serverEnv  envList
 	only       map[string]bool // load phases to run; empty: all
+	// soak: one server, sign-ins, forgot-password and page views at once
+	// for duration (see soak.go); postgres then means Postgres only.
+	soak        bool
+	concurrency int
 }
 
 // envList collects repeated -server-env KEY=VALUE flags.
@@ -81,14 +87,30 @@ var defaultHashConcurrency = runtime.GOMAXPROCS(0)
 func main() {
 	var o options
 	flag.BoolVar(&o.postgres, "postgres", false, "also run on Postgres (TEST_DATABASE_URL or "+defaultPostgresURL+"); a throwaway database is created and dropped")
-	flag.DurationVar(&o.duration, "duration", 5*time.Second, "length of each throughput phase")
+	flag.DurationVar(&o.duration, "duration", 5*time.Second, "length of each throughput phase (-soak: of the whole run, default 60s)")
 	flag.BoolVar(&o.smoke, "smoke", false, "a few seconds' run that checks the machinery, not the targets (CI)")
 	flag.BoolVar(&o.strict, "strict", false, "exit 3 when a target fails")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write the server's CPU profile to `file` (the server is built with -tags pprof)")
 	flag.StringVar(&o.memProfile, "memprofile", "", "write the server's allocation profile to `file`")
 	flag.Var(&o.serverEnv, "server-env", "extra `KEY=VALUE` for the server under test, after the bench's own (repeatable; for experiments such as GOMEMLIMIT or HASH_CONCURRENCY)")
+	flag.BoolVar(&o.soak, "soak", false, "soak: sign-ins, forgot-password and page views at once against one server for -duration (default 60s; -smoke: 5s), on SQLite or, with -postgres, Postgres; fails on any 5xx")
+	flag.IntVar(&o.concurrency, "concurrency", 4*runtime.NumCPU(), "soak: workers per kind of traffic (sign-ins at most 4 × HASH_CONCURRENCY)")
 	only := flag.String("only", "", "run only these load `phases` (comma-separated: page,forgot,email,signin), to profile one")
 	flag.Parse()
+	if o.soak {
+		durationSet := false
+		flag.Visit(func(f *flag.Flag) { durationSet = durationSet || f.Name == "duration" })
+		switch {
+		case o.smoke:
+			o.duration = 5 * time.Second
+		case !durationSet:
+			o.duration = 60 * time.Second
+		}
+		if o.concurrency < 1 || o.duration <= 0 {
+			fmt.Fprintln(os.Stderr, "bench: -soak needs -concurrency ≥ 1 and a positive -duration")
+			os.Exit(2)
+		}
+	}
 	if *only != "" {
 		o.only = map[string]bool{}
 		for _, name := range strings.Split(*only, ",") {
@@ -142,6 +164,9 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (int, error) 
 		return 0, err
 	}
 	defer b.sink.close()
+	if o.soak {
+		return b.soak(ctx, stdout)
+	}
 	bareURL, closeBare, err := startBareInProcess()
 	if err != nil {
 		return 0, err
@@ -216,14 +241,21 @@ func (b *bench) progress(format string, args ...any) {
 }
 
 func (b *bench) build(ctx context.Context) error {
-	b.progress("building latchkey and the bare Echo baseline (go build -ldflags='-s -w')")
 	b.bin = filepath.Join(b.tmp, "latchkey")
-	b.bare = filepath.Join(b.tmp, "bare")
-	if err := goBuild(ctx, b.root, b.bin, ".", "-ldflags=-s -w"); err != nil {
-		return err
-	}
-	if err := goBuild(ctx, b.root, b.bare, "./bench/bare", "-ldflags=-s -w"); err != nil {
-		return err
+	if b.opts.soak {
+		b.progress("building latchkey (go build -ldflags='-s -w')")
+		if err := goBuild(ctx, b.root, b.bin, ".", "-ldflags=-s -w"); err != nil {
+			return err
+		}
+	} else {
+		b.progress("building latchkey and the bare Echo baseline (go build -ldflags='-s -w')")
+		b.bare = filepath.Join(b.tmp, "bare")
+		if err := goBuild(ctx, b.root, b.bin, ".", "-ldflags=-s -w"); err != nil {
+			return err
+		}
+		if err := goBuild(ctx, b.root, b.bare, "./bench/bare", "-ldflags=-s -w"); err != nil {
+			return err
+		}
 	}
 	b.server = b.bin
 	if b.opts.cpuProfile != "" || b.opts.memProfile != "" {

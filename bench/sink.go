@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"maps"
 	"net"
 	"strings"
 	"sync"
@@ -20,6 +21,7 @@ type sink struct {
 
 	mu       sync.Mutex
 	accepted int
+	byRcpt   map[string]int // messages accepted per recipient
 	waiters  map[string]chan time.Time
 }
 
@@ -28,7 +30,7 @@ func startSink() (*sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &sink{addr: ln.Addr().String(), waiters: map[string]chan time.Time{}}
+	s := &sink{addr: ln.Addr().String(), byRcpt: map[string]int{}, waiters: map[string]chan time.Time{}}
 	s.srv = smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) {
 		return &sinkSession{sink: s}, nil
 	}))
@@ -49,6 +51,13 @@ func (s *sink) count() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.accepted
+}
+
+// received returns how many messages each recipient has been sent.
+func (s *sink) received() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.byRcpt)
 }
 
 // expect returns a channel that receives the time the next message to rcpt
@@ -105,6 +114,7 @@ func (s *sinkSession) Data(r io.Reader) error {
 	s.sink.mu.Lock()
 	s.sink.accepted++
 	for _, rcpt := range s.to {
+		s.sink.byRcpt[rcpt]++
 		if ch, ok := s.sink.waiters[rcpt]; ok {
 			ch <- now
 			delete(s.sink.waiters, rcpt)

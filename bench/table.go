@@ -16,13 +16,21 @@ type row struct {
 }
 
 func printTable(w io.Writer, rows []row) {
-	header := row{"metric", "baseline", "latchkey", "ratio", "target", "result", "context (p50/p99 etc.)"}
 	cells := func(r row) []string {
 		return []string{r.metric, r.baseline, r.latchkey, r.ratio, r.target, r.result, r.context}
 	}
-	widths := make([]int, 7)
-	for _, r := range append([]row{header}, rows...) {
-		for i, c := range cells(r) {
+	grid := make([][]string, 0, len(rows))
+	for _, r := range rows {
+		grid = append(grid, cells(r))
+	}
+	printGrid(w, []string{"metric", "baseline", "latchkey", "ratio", "target", "result", "context (p50/p99 etc.)"}, grid)
+}
+
+// printGrid prints a Markdown table with padded columns.
+func printGrid(w io.Writer, header []string, rows [][]string) {
+	widths := make([]int, len(header))
+	for _, r := range append([][]string{header}, rows...) {
+		for i, c := range r {
 			widths[i] = max(widths[i], utf8.RuneCountInString(c))
 		}
 	}
@@ -34,14 +42,14 @@ func printTable(w io.Writer, rows []row) {
 		}
 		fmt.Fprintln(w, sb.String())
 	}
-	line(cells(header))
-	sep := make([]string, 7)
+	line(header)
+	sep := make([]string, len(header))
 	for i := range sep {
 		sep[i] = strings.Repeat("-", widths[i])
 	}
 	line(sep)
 	for _, r := range rows {
-		line(cells(r))
+		line(r)
 	}
 }
 
