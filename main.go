@@ -57,7 +57,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 	if cmd == "healthcheck" {
 		return healthcheck(cfg, stderr)
 	}
-	log := newLogger(cfg, stderr)
+	logOut := io.Writer(stderr)
+	if cmd == "serve" {
+		buffered := newBufferedLog(stderr, 200*time.Millisecond)
+		defer buffered.Close()
+		logOut = buffered
+	}
+	log := newLogger(cfg, logOut)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 

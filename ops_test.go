@@ -24,8 +24,11 @@ func TestJSONLogsAndMetrics(t *testing.T) {
 	get(t, c, srv.URL+"/account/reset-password?code=SECRETCODEVALUE")
 
 	// Every line is JSON; request lines carry the request id; nothing
-	// secret is logged.
-	time.Sleep(100 * time.Millisecond)
+	// secret is logged. (Log lines are flushed every 200 ms.)
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(srv.logs.String(), id) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
 	found := false
 	for _, line := range strings.Split(strings.TrimSpace(srv.logs.String()), "\n") {
 		var rec map[string]any

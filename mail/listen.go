@@ -22,6 +22,10 @@ func (w *Worker) ListenPostgres(ctx context.Context) {
 		return
 	}
 	ln := pgdriver.NewListener(w.Store.DB)
+	// ReceiveTimeout does not return when ctx ends; closing the listener
+	// does, so shutdown does not wait for the receive timeout.
+	stop := context.AfterFunc(ctx, func() { _ = ln.Close() })
+	defer stop()
 	defer ln.Close()
 	for ctx.Err() == nil {
 		if err := ln.Listen(ctx, models.OutboxChannel); err != nil {

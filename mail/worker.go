@@ -33,6 +33,8 @@ type Worker struct {
 	BackoffMax  time.Duration
 	// SendTimeout bounds one delivery.
 	SendTimeout time.Duration
+	// Senders is how many messages are sent at once (default 4).
+	Senders int
 	// Metrics, if set, counts deliveries and failures.
 	Metrics *metrics.Metrics
 
@@ -57,6 +59,9 @@ func (w *Worker) init() {
 		}
 		if w.BackoffMax == 0 {
 			w.BackoffMax = 15 * time.Minute
+		}
+		if w.Senders == 0 {
+			w.Senders = 4
 		}
 		if w.SendTimeout == 0 {
 			w.SendTimeout = 30 * time.Second
@@ -102,8 +107,23 @@ func (w *Worker) Run(ctx context.Context) {
 	}
 }
 
-// drain sends everything due now.
+// drain sends everything due now, with up to Senders sends at once (each
+// sender claims one message at a time).
 func (w *Worker) drain(ctx context.Context) error {
+	errs := make(chan error, w.Senders)
+	for range w.Senders {
+		go func() { errs <- w.drainOne(ctx) }()
+	}
+	var first error
+	for range w.Senders {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+func (w *Worker) drainOne(ctx context.Context) error {
 	for ctx.Err() == nil {
 		// One message per claim: each lease starts when its send starts,
 		// so a slow send never lets the next message's lease run out
