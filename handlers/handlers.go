@@ -3,11 +3,14 @@
 package handlers
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/sessions"
@@ -60,6 +63,9 @@ type Handler struct {
 	notMeKey []byte
 	metrics  *metrics.Metrics
 	cache    pageCache
+	// idPrefix and idCounter make request ids.
+	idPrefix  string
+	idCounter atomic.Uint64
 }
 
 // New builds the handlers from their dependencies.
@@ -76,6 +82,9 @@ func New(d Deps) (*Handler, error) {
 		notMeKey: models.DeriveKey(d.Secret, models.KeySignedLinks),
 		metrics:  d.Metrics,
 	}
+	prefix := make([]byte, 4)
+	_, _ = rand.Read(prefix) // crypto/rand.Read never fails (Go 1.24+).
+	h.idPrefix = hex.EncodeToString(prefix)
 	if h.maxBody <= 0 {
 		h.maxBody = 64 << 10
 	}

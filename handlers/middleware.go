@@ -1,8 +1,6 @@
 package handlers
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,9 +18,10 @@ const headerRequestID = "X-Request-Id"
 // and in the response header. An incoming X-Request-Id is not trusted.
 func (h *Handler) requestID(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		b := make([]byte, 8)
-		_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+).
-		id := hex.EncodeToString(b)
+		// A random per-process prefix and a counter: unique across
+		// instances and restarts, and cheaper than crypto/rand on every
+		// request (request ids need not be unpredictable).
+		id := h.idPrefix + strconv.FormatUint(h.idCounter.Add(1), 16)
 		c.Set(headerRequestID, id)
 		c.Response().Header().Set(headerRequestID, id)
 		c.SetRequest(c.Request().WithContext(WithRequestID(c.Request().Context(), id)))
