@@ -3,6 +3,7 @@ package handlers
 import (
 	"bytes"
 	"net/http"
+	"strconv"
 	"sync"
 
 	"github.com/a-h/templ"
@@ -57,5 +58,6 @@ func (h *Handler) renderShared(c echo.Context, key string, build func() templ.Co
 	hd := c.Response().Header()
 	hd.Set("Cache-Control", "no-store")
 	hd.Add("Vary", "HX-Request, HX-Request-Type")
+	hd.Set(echo.HeaderContentLength, strconv.Itoa(len(body)))
 	return c.Blob(http.StatusOK, echo.MIMETextHTMLCharsetUTF8, body)
 }

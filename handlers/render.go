@@ -3,6 +3,7 @@ package handlers
 import (
 	"bytes"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -32,6 +33,9 @@ func (h *Handler) render(c echo.Context, status int, comp templ.Component) error
 	// Every page shows account data or carries a form.
 	hd.Set("Cache-Control", "no-store")
 	hd.Add("Vary", "HX-Request, HX-Request-Type")
+	// A known length lets net/http send headers and body in one write
+	// instead of switching to chunked encoding past 2 KiB.
+	hd.Set(echo.HeaderContentLength, strconv.Itoa(buf.Len()))
 	return c.Blob(status, echo.MIMETextHTMLCharsetUTF8, buf.Bytes())
 }
 
