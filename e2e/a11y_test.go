@@ -183,8 +183,11 @@ func submitInvalid(p *tab, form, wait string) {
 	p.t.Helper()
 	sel := form + ` button[type="submit"]`
 	if p.js {
-		// The old form is flagged, so the wait sees the swapped one (an
-		// inline check may have shown errors already).
+		// Let the inline checks that typing started finish first, as a
+		// person reading them would; then flag the old form, so the wait
+		// sees the swapped one (an inline check may have shown errors
+		// already).
+		p.waitFor("inline checks to finish", `document.querySelector(".htmx-request") === null`)
 		p.do("flag the old form", chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`document.querySelector(%s).__stale = true`, js(form))))
 		p.mark()
 		p.click("submit "+form, sel)
