@@ -27,18 +27,30 @@ func (h *Handler) devMailbox(c echo.Context) error {
 			})
 		}
 	}
-	samples, err := h.sampleEmails(c.Request().Context())
+	samples, err := h.sampleMessages(c.Request().Context())
 	if err != nil {
 		return err
 	}
-	for _, name := range sampleOrder {
-		m := samples[name]
-		vm.Samples = append(vm.Samples, views.MailboxMessage{To: m.To, Subject: m.Subject, Text: m.Text, HTMLURL: "/dev/mailbox/sample/" + name})
-	}
+	vm.Samples = samples
 	return h.render(c, http.StatusOK, views.MailboxPage(h.page(c, "Dev mailbox"), vm))
 }
 
 var sampleOrder = []string{"reset", "changed"}
+
+// sampleMessages lists every email template with sample data for the
+// mailbox and the styleguide.
+func (h *Handler) sampleMessages(ctx context.Context) ([]views.MailboxMessage, error) {
+	samples, err := h.sampleEmails(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]views.MailboxMessage, 0, len(sampleOrder))
+	for _, name := range sampleOrder {
+		m := samples[name]
+		out = append(out, views.MailboxMessage{To: m.To, Subject: m.Subject, Text: m.Text, HTMLURL: "/dev/mailbox/sample/" + name})
+	}
+	return out, nil
+}
 
 // sampleEmails renders every email template with sample data.
 func (h *Handler) sampleEmails(ctx context.Context) (map[string]models.Message, error) {
@@ -99,7 +111,11 @@ func (h *Handler) devStyleguide(c echo.Context) error {
 	p := h.page(c, "Styleguide")
 	switch page := c.Param("page"); page {
 	case "":
-		return h.render(c, http.StatusOK, views.StyleguidePage(p))
+		emails, err := h.sampleMessages(c.Request().Context())
+		if err != nil {
+			return err
+		}
+		return h.render(c, http.StatusOK, views.StyleguidePage(p, emails))
 	case "register":
 		return h.render(c, http.StatusOK, views.RegisterPage(p, views.StyleguideRegisterErrors))
 	case "forgot":

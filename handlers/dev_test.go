@@ -56,6 +56,9 @@ func TestDevStyleguideAndSamples(t *testing.T) {
 	if n := doc.Find(`[data-testid="strength"]`).Length(); n != 5 {
 		t.Errorf("strength states shown = %d", n)
 	}
+	if n := doc.Find(`[data-testid="styleguide-email"]`).Length(); n != 2 {
+		t.Errorf("email templates on the styleguide = %d", n)
+	}
 	links := doc.Find(`a[href^="/dev/styleguide/"]`)
 	if links.Length() < 10 {
 		t.Errorf("page states linked = %d", links.Length())
