@@ -94,7 +94,7 @@ func (h *Handler) handleError(err error, c echo.Context) {
 		e.Link, e.LinkText = "/account/forgot-password", "Ask for a new link"
 	}
 	var rerr error
-	if c.Request().Header.Get("HX-Request") == "true" && c.Request().Header.Get("HX-Request-Type") != "full" {
+	if isFragment(c) {
 		// Keep the form; show the alert in the flash region instead.
 		c.Response().Header().Set("HX-Retarget", "#flash")
 		c.Response().Header().Set("HX-Reswap", "innerHTML")

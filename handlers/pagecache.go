@@ -3,7 +3,6 @@ package handlers
 import (
 	"bytes"
 	"net/http"
-	"strconv"
 	"sync"
 
 	"github.com/a-h/templ"
@@ -55,9 +54,5 @@ func (h *Handler) renderShared(c echo.Context, key string, build func() templ.Co
 		h.cache.pages[key] = body
 		h.cache.mu.Unlock()
 	}
-	hd := c.Response().Header()
-	hd.Set("Cache-Control", "no-store")
-	hd.Add("Vary", "HX-Request, HX-Request-Type")
-	hd.Set(echo.HeaderContentLength, strconv.Itoa(len(body)))
-	return c.Blob(http.StatusOK, echo.MIMETextHTMLCharsetUTF8, body)
+	return writeHTML(c, http.StatusOK, body)
 }

@@ -28,15 +28,20 @@ func (h *Handler) render(c echo.Context, status int, comp templ.Component) error
 	if err := comp.Render(c.Request().Context(), buf); err != nil {
 		return err
 	}
+	return writeHTML(c, status, buf.Bytes())
+}
+
+// writeHTML sends a rendered page or fragment with the headers every HTML
+// answer carries.
+func writeHTML(c echo.Context, status int, body []byte) error {
 	hd := c.Response().Header()
-	hd.Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
 	// Every page shows account data or carries a form.
 	hd.Set("Cache-Control", "no-store")
 	hd.Add("Vary", "HX-Request, HX-Request-Type")
 	// A known length lets net/http send headers and body in one write
 	// instead of switching to chunked encoding past 2 KiB.
-	hd.Set(echo.HeaderContentLength, strconv.Itoa(buf.Len()))
-	return c.Blob(status, echo.MIMETextHTMLCharsetUTF8, buf.Bytes())
+	hd.Set(echo.HeaderContentLength, strconv.Itoa(len(body)))
+	return c.Blob(status, echo.MIMETextHTMLCharsetUTF8, body)
 }
 
 // isFragment reports whether the request is an htmx partial request. htmx
