@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"latchkey/handlers"
+	"latchkey/internal/bare"
 	"latchkey/internal/metrics"
 	"latchkey/internal/profiling"
 	"latchkey/mail"
@@ -34,7 +35,11 @@ var version = "dev"
 func main() {
 	// A no-op unless built with -tags pprof (see go run ./bench -cpuprofile).
 	stopProfiling := profiling.Start(os.Getenv, os.Stderr)
+	// A no-op unless built with -tags benchbare (go run ./bench's floor for
+	// page throughput, served from this process).
+	stopBare := bare.StartInProcess(os.Getenv, os.Stderr)
 	code := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
+	stopBare()
 	stopProfiling()
 	os.Exit(code)
 }

@@ -23,7 +23,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -33,7 +32,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/labstack/echo/v4"
+	"latchkey/internal/bare"
 )
 
 // options are the command-line flags.
@@ -227,9 +226,9 @@ type bench struct {
 	tmp     string
 	log     io.Writer
 	bin     string // release build, measured for size, start-up and idle RSS
-	server  string // binary for the load phases: bin, or a -tags pprof build
+	server  string // binary for the load phases: -tags benchbare (and pprof)
 	bare    string // bare Echo binary, the floor for size, start-up and RSS
-	bareURL string // bare Echo handler in this process, the throughput floor
+	bareURL string // bare Echo handler in this (the bench's) process, for context
 	sink    *sink
 	ips     clientIPs
 	// hashConcurrency is the server's HASH_CONCURRENCY.
@@ -257,29 +256,40 @@ func (b *bench) build(ctx context.Context) error {
 			return err
 		}
 	}
-	b.server = b.bin
-	if b.opts.cpuProfile != "" || b.opts.memProfile != "" {
-		b.progress("building the profiling server (-tags pprof, symbols kept)")
-		b.server = filepath.Join(b.tmp, "latchkey-pprof")
-		if err := goBuild(ctx, b.root, b.server, ".", "-tags=pprof"); err != nil {
-			return err
-		}
+	// The load phases run a build with the page-throughput floor inside
+	// (-tags benchbare: a bare Echo handler on a second listener of the
+	// same process; the soak needs none) and, when profiling,
+	// runtime/pprof (-tags pprof). Latchkey's own code is the release
+	// build's.
+	var tags []string
+	if !b.opts.soak {
+		tags = append(tags, "benchbare")
 	}
-	return nil
+	profiling := b.opts.cpuProfile != "" || b.opts.memProfile != ""
+	if profiling {
+		tags = append(tags, "pprof")
+	}
+	if len(tags) == 0 {
+		b.server = b.bin
+		return nil
+	}
+	flags := "-ldflags=-s -w"
+	if profiling {
+		flags = "-ldflags=" // symbols kept for pprof
+	}
+	b.server = filepath.Join(b.tmp, "latchkey-bench")
+	b.progress("building the load-phase server (-tags %s %s)", strings.Join(tags, ","), flags)
+	return goBuild(ctx, b.root, b.server, ".", "-tags="+strings.Join(tags, ","), flags)
 }
 
-// startBareInProcess serves a bare Echo handler returning a fixed string
-// from this process: the floor for page throughput.
+// startBareInProcess serves the bare Echo handler from this process, for
+// context: here it shares its process with the load generator.
 func startBareInProcess() (string, func(), error) {
-	e := echo.New()
-	e.HideBanner, e.HidePort = true, true
-	e.GET("/", func(c echo.Context) error { return c.String(http.StatusOK, "Hello, World!") })
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", nil, err
 	}
-	srv := &http.Server{Handler: e, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
+	srv := bare.Serve(ln)
 	return "http://" + ln.Addr().String(), func() { _ = srv.Close() }, nil
 }
 

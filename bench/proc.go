@@ -60,6 +60,7 @@ func freeAddr() (string, error) {
 type proc struct {
 	cmd     *exec.Cmd
 	url     string
+	bareURL string // the bare handler in the same process (-tags benchbare), if any
 	logPath string
 	exited  chan struct{}
 	waitErr error

@@ -22,8 +22,7 @@ func (h *Handler) requestID(next echo.HandlerFunc) echo.HandlerFunc {
 		// instances and restarts, and cheaper than crypto/rand on every
 		// request (request ids need not be unpredictable).
 		id := h.idPrefix + strconv.FormatUint(h.idCounter.Add(1), 16)
-		c.Set(headerRequestID, id)
-		c.Response().Header().Set(headerRequestID, id)
+		c.Response().Header()[headerRequestID] = []string{id}
 		c.SetRequest(c.Request().WithContext(WithRequestID(c.Request().Context(), id)))
 		return next(c)
 	}
@@ -79,27 +78,41 @@ const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 
 // securityHeaderValues are the headers every response carries, in
 // canonical form, built once. no-referrer everywhere: reset pages must not
 // leak their URL, and nothing else needs a referrer.
-var securityHeaderValues = [][2]string{
-	{"Content-Security-Policy", contentSecurityPolicy},
-	{"X-Content-Type-Options", "nosniff"},
-	{"X-Frame-Options", "DENY"},
-	{"Referrer-Policy", "no-referrer"},
-	{"Cross-Origin-Opener-Policy", "same-origin"},
-	{"Cross-Origin-Resource-Policy", "same-origin"},
-	{"Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()"},
+var securityHeaderValues = []headerValue{
+	{"Content-Security-Policy", one(contentSecurityPolicy)},
+	{"X-Content-Type-Options", one("nosniff")},
+	{"X-Frame-Options", one("DENY")},
+	{"Referrer-Policy", one("no-referrer")},
+	{"Cross-Origin-Opener-Policy", one("same-origin")},
+	{"Cross-Origin-Resource-Policy", one("same-origin")},
+	{"Permissions-Policy", one("camera=(), microphone=(), geolocation=(), interest-cohort=()")},
 }
 
+var hstsValue = one("max-age=63072000; includeSubDomains")
+
+// headerValue is a header set the same way on many responses.
+type headerValue struct {
+	key   string // canonical
+	value []string
+}
+
+// one makes a header value that responses can share instead of
+// allocating their own: its length equals its capacity, so Header.Add
+// copies before appending and Header.Set replaces it; nothing here writes
+// into it.
+func one(v string) []string { return []string{v} }
+
 // securityHeaders sets the headers every response carries. Keys are
-// already canonical, so they are assigned directly (Header.Set would
-// canonicalise them again on every request).
+// already canonical and values shared, so they are assigned directly
+// (Header.Set would canonicalise and allocate again on every request).
 func (h *Handler) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		hd := c.Response().Header()
 		for _, kv := range securityHeaderValues {
-			hd[kv[0]] = []string{kv[1]}
+			hd[kv.key] = kv.value
 		}
 		if h.secure {
-			hd["Strict-Transport-Security"] = []string{"max-age=63072000; includeSubDomains"}
+			hd["Strict-Transport-Security"] = hstsValue
 		}
 		return next(c)
 	}
@@ -125,7 +138,9 @@ func (h *Handler) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 		if r.ContentLength > h.maxBody {
 			return echo.NewHTTPError(http.StatusRequestEntityTooLarge)
 		}
-		r.Body = http.MaxBytesReader(c.Response(), r.Body, h.maxBody)
+		if r.Body != nil && r.Body != http.NoBody { // most GETs have no body at all
+			r.Body = http.MaxBytesReader(c.Response(), r.Body, h.maxBody)
+		}
 		return next(c)
 	}
 }

@@ -2,10 +2,13 @@ package handlers
 
 import (
 	"bytes"
+	"compress/gzip"
 	"net/http"
+	"strconv"
 	"sync"
 
 	"github.com/a-h/templ"
+	"github.com/andybalholm/brotli"
 	"github.com/labstack/echo/v4"
 )
 
@@ -16,7 +19,53 @@ import (
 // every template change) renders them afresh.
 type pageCache struct {
 	mu    sync.RWMutex
-	pages map[string][]byte
+	pages map[string]*sharedPage
+}
+
+// sharedPage is one cached page with its brotli and gzip copies. Only
+// these pages are compressed: they hold no secret and echo no input, so
+// compression cannot leak anything (BREACH needs both); pages with
+// account data or form input go out as they are.
+type sharedPage struct {
+	plain, br, gz encodedPage
+}
+
+// encodedPage is one encoding of a page with its header values made once.
+type encodedPage struct {
+	body     []byte
+	length   []string // Content-Length
+	encoding []string // Content-Encoding; nil for the page itself
+}
+
+func newEncodedPage(body []byte, encoding string) encodedPage {
+	p := encodedPage{body: body, length: one(strconv.Itoa(len(body)))}
+	if encoding != "" {
+		p.encoding = one(encoding)
+	}
+	return p
+}
+
+// newSharedPage compresses a rendered page once. A page is a few KiB:
+// brotli at its best quality takes a few milliseconds, paid by the first
+// visitor of each page after a start. A copy no smaller than the page is
+// dropped.
+func newSharedPage(plain []byte) *sharedPage {
+	p := &sharedPage{plain: newEncodedPage(plain, "")}
+	var br bytes.Buffer
+	bw := brotli.NewWriterOptions(&br, brotli.WriterOptions{Quality: brotli.BestCompression, LGWin: 16})
+	_, _ = bw.Write(plain) // writes to a bytes.Buffer cannot fail
+	_ = bw.Close()
+	if br.Len() < len(plain) {
+		p.br = newEncodedPage(br.Bytes(), "br")
+	}
+	var gz bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression) // the level is valid
+	_, _ = zw.Write(plain)
+	_ = zw.Close()
+	if gz.Len() < len(plain) {
+		p.gz = newEncodedPage(gz.Bytes(), "gzip")
+	}
+	return p
 }
 
 // anonymous reports whether the request would see the shared version of a
@@ -32,27 +81,40 @@ func (h *Handler) anonymous(c echo.Context) bool {
 	return true
 }
 
-// renderShared serves key's cached bytes to anonymous visitors, rendering
-// them on first use; everyone else gets build() rendered as usual.
+// renderShared serves key's cached page to anonymous visitors, rendering
+// it on first use, compressed as the client accepts; everyone else gets
+// build() rendered as usual.
 func (h *Handler) renderShared(c echo.Context, key string, build func() templ.Component) error {
 	if !h.anonymous(c) || isFragment(c) {
 		return h.render(c, http.StatusOK, build())
 	}
 	h.cache.mu.RLock()
-	body, ok := h.cache.pages[key]
+	page, ok := h.cache.pages[key]
 	h.cache.mu.RUnlock()
 	if !ok {
 		var buf bytes.Buffer
 		if err := build().Render(c.Request().Context(), &buf); err != nil {
 			return err
 		}
-		body = buf.Bytes()
+		page = newSharedPage(buf.Bytes())
 		h.cache.mu.Lock()
 		if h.cache.pages == nil {
-			h.cache.pages = map[string][]byte{}
+			h.cache.pages = map[string]*sharedPage{}
 		}
-		h.cache.pages[key] = body
+		h.cache.pages[key] = page
 		h.cache.mu.Unlock()
 	}
-	return writeHTML(c, http.StatusOK, body)
+	out := &page.plain
+	if accept := c.Request().Header.Get("Accept-Encoding"); accept != "" {
+		switch {
+		case page.br.body != nil && acceptsEncoding(accept, "br"):
+			out = &page.br
+		case page.gz.body != nil && acceptsEncoding(accept, "gzip"):
+			out = &page.gz
+		}
+	}
+	if out.encoding != nil {
+		c.Response().Header()["Content-Encoding"] = out.encoding
+	}
+	return sendHTML(c, http.StatusOK, out.body, out.length, varyShared)
 }

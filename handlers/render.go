@@ -31,16 +31,34 @@ func (h *Handler) render(c echo.Context, status int, comp templ.Component) error
 	return writeHTML(c, status, buf.Bytes())
 }
 
+// Header values every HTML answer shares (see one).
+var (
+	htmlType   = one(echo.MIMETextHTMLCharsetUTF8)
+	noStore    = one("no-store")
+	varyHTMX   = one("HX-Request, HX-Request-Type")
+	varyShared = one("HX-Request, HX-Request-Type, Accept-Encoding")
+)
+
 // writeHTML sends a rendered page or fragment with the headers every HTML
 // answer carries.
 func writeHTML(c echo.Context, status int, body []byte) error {
+	return sendHTML(c, status, body, []string{strconv.Itoa(len(body))}, varyHTMX)
+}
+
+// sendHTML writes body with its length (already formatted) and Vary value.
+func sendHTML(c echo.Context, status int, body []byte, length, vary []string) error {
 	hd := c.Response().Header()
+	hd[echo.HeaderContentType] = htmlType
 	// Every page shows account data or carries a form.
-	hd.Set("Cache-Control", "no-store")
-	hd.Add("Vary", "HX-Request, HX-Request-Type")
+	hd["Cache-Control"] = noStore
+	if v, ok := hd["Vary"]; ok {
+		hd["Vary"] = append(v, vary...)
+	} else {
+		hd["Vary"] = vary
+	}
 	// A known length lets net/http send headers and body in one write
 	// instead of switching to chunked encoding past 2 KiB.
-	hd.Set(echo.HeaderContentLength, strconv.Itoa(len(body)))
+	hd[echo.HeaderContentLength] = length
 	return c.Blob(status, echo.MIMETextHTMLCharsetUTF8, body)
 }
 

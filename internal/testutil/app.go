@@ -50,6 +50,7 @@ type appConfig struct {
 	devMailbox     bool
 	db             *bun.DB
 	baseURL        string
+	logTo          io.Writer
 }
 
 // WithBaseURL sets BASE_URL (https means production mode: Secure and
@@ -76,6 +77,10 @@ func WithTrustedProxies(cidrs ...string) AppOption {
 		}
 	}
 }
+
+// WithLogTo sends the app's log, at the production level (info), to w
+// only: for benchmarks, where the test log's cost would be measured too.
+func WithLogTo(w io.Writer) AppOption { return func(c *appConfig) { c.logTo = w } }
 
 // WithLimits replaces the default rate limits.
 func WithLimits(l models.Limits) AppOption { return func(c *appConfig) { c.limits = &l } }
@@ -105,6 +110,9 @@ func StartApp(t testing.TB, dialect string, opts ...AppOption) *App {
 	smtpSrv := StartSMTP(t)
 	logs := &SafeBuffer{}
 	log := slog.New(handlers.RequestIDHandler{Handler: slog.NewTextHandler(io.MultiWriter(logs, testWriter{t}), &slog.HandlerOptions{Level: slog.LevelDebug})})
+	if cfg.logTo != nil {
+		log = slog.New(handlers.RequestIDHandler{Handler: slog.NewTextHandler(cfg.logTo, nil)})
+	}
 	var sender mail.Sender
 	var mailbox *mail.Mailbox
 	if cfg.devMailbox {
