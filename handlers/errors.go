@@ -62,8 +62,11 @@ func (h *Handler) handleError(err error, c echo.Context) {
 	case errors.Is(err, models.ErrBusy):
 		status = http.StatusServiceUnavailable
 		retryAfter(c, time.Second)
-	case errors.Is(err, context.Canceled):
-		// The client went away; nobody will read the answer.
+	case errors.Is(err, context.Canceled) || c.Request().Context().Err() != nil:
+		// The client went away; nobody will read the answer. Whatever
+		// failed after that (a transaction rolled back under a cancelled
+		// context reports sql.ErrTxDone, say) is a consequence, not a
+		// server error.
 		status = 499
 	default:
 		if h.databaseDown(c.Request().Context()) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -151,5 +152,32 @@ func TestHashParamsMeetOWASP(t *testing.T) {
 	p := models.HashParams
 	if p.Memory < 19*1024 || p.Iterations < 2 || p.Parallelism != 1 || p.SaltLength < 16 || p.KeyLength < 32 {
 		t.Errorf("parameters below OWASP: %+v", p)
+	}
+}
+
+// Each hash's buffer is collected before its slot is given to the next
+// hash, so a flood of sign-ins holds at most HASH_CONCURRENCY buffers, not
+// one live and one dead per slot (see Hasher.release).
+func TestHasherCollectsEachHashBuffer(t *testing.T) {
+	h, err := models.NewHasher(models.HashParams, 1, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buffer := uint64(models.HashParams.Memory) << 10
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for range 3 {
+		if _, err := h.Hash(t.Context(), "correct horse battery staple"); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.CheckDummy(t.Context(), "correct horse battery staple"); err != nil {
+			t.Fatal(err)
+		}
+		runtime.ReadMemStats(&after)
+		// Other tests' goroutines allocate too; a dead buffer is 19 MiB.
+		if after.HeapAlloc > before.HeapAlloc+buffer/2 {
+			t.Fatalf("heap grew from %d to %d bytes after a hash: the %d-byte buffer was not collected", before.HeapAlloc, after.HeapAlloc, buffer)
+		}
 	}
 }
