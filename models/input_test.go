@@ -3,8 +3,8 @@ package models_test
 import (
 	"context"
 	"errors"
-	"strings"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
