@@ -10,19 +10,49 @@ import (
 )
 
 func TestServeAnswersWithAFixedString(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr := freeAddr(t)
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := bare.Serve(ln)
 	defer srv.Close()
-	resp, err := http.Get("http://" + ln.Addr().String() + "/")
+	if status, body := get(t, "http://"+addr+"/"); status != http.StatusOK || body != "Hello, World!" {
+		t.Errorf("GET /: %d %q", status, body)
+	}
+}
+
+// freeAddr returns a loopback address nobody listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// benchEnv is an environment asking for the bench's listener on addr.
+func benchEnv(addr string) func(string) string {
+	return func(k string) string {
+		if k == "LATCHKEY_BENCH_BARE_ADDR" {
+			return addr
+		}
+		return ""
+	}
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK || string(body) != "Hello, World!" {
-		t.Errorf("GET /: %d %q", resp.StatusCode, body)
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return resp.StatusCode, string(body)
 }
