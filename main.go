@@ -272,15 +272,16 @@ func assetsFor(cfg *Config, log *slog.Logger) fs.FS {
 }
 
 // setMemoryLimit gives the garbage collector a soft limit sized for the
-// hashing bound, unless GOMEMLIMIT says otherwise: freed 19 MiB argon2id
-// buffers otherwise pile up to twice the live heap before a collection.
+// hashing bound, unless GOMEMLIMIT says otherwise. The hasher already has
+// each 19 MiB argon2id buffer collected before its slot is reused
+// (models.Hasher); the limit is the safety net behind that, for whatever
+// else a flood makes the heap hold.
 func setMemoryLimit(cfg *Config, log *slog.Logger) {
 	if os.Getenv("GOMEMLIMIT") != "" {
 		return
 	}
-	// 24 MiB for everything else plus the hashes' own memory: the bench's
-	// peak-RSS phase (200 concurrent sign-ins) stays within
-	// base + HASH_CONCURRENCY × 19 MiB + slack with it (64 MiB on 2 CPUs).
+	// 24 MiB for everything else plus the hashes' own memory (64 MiB on 2
+	// CPUs); the bench's peak-RSS phase checks the result.
 	limit := int64(24<<20) + int64(cfg.HashConcurrency)*int64(models.HashParams.Memory)*1024*21/20
 	debug.SetMemoryLimit(limit)
 	log.Debug("memory limit set", "bytes", limit)
