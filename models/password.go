@@ -106,10 +106,10 @@ func (h *Hasher) acquire(ctx context.Context) error {
 // the memory limit, the runtime would hand the dead pages back to the OS
 // and fault fresh ones in for every hash (a fifth of the sign-in
 // throughput on a 2-CPU machine; see go run ./bench). The collection is
-// small next to the hash, as the rest of the heap is small; buffers under
-// 1 MiB (test parameters) are left to the pacer.
+// small next to the hash, as the rest of the heap is small; buffers of
+// 1 MiB or less (test parameters) are left to the pacer.
 func (h *Hasher) release(memKiB uint32) {
-	if memKiB >= 1024 {
+	if memKiB > 1024 {
 		runtime.GC()
 	}
 	<-h.slots

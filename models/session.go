@@ -102,7 +102,8 @@ func (s *Store) SignIn(ctx context.Context, acc *Account, client Client) (string
 func (s *Store) LoadSession(ctx context.Context, id string) (*Session, error) {
 	idHash := HashSessionID(id)
 	sess := new(Session)
-	err := s.DB.NewSelect().Model(sess).Relation("Account").Where("session.id_hash = ?", idHash).Limit(1).Scan(ctx)
+	conn, where := s.prepared(idHash)
+	err := s.DB.NewSelect().Conn(conn).Model(sess).Relation("Account").Where("session.id_hash = ?", where...).Limit(1).Scan(ctx)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrSessionNotFound
 	}

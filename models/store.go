@@ -37,6 +37,8 @@ type Store struct {
 	// OnEnqueue, if set, is called after a transaction that queued email
 	// commits, to wake the outbox worker without waiting for its poll.
 	OnEnqueue func()
+
+	stmts statements // prepared statements on DB (see prepared.go)
 }
 
 // now returns the store's current time in UTC, truncated to microseconds so
