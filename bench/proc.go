@@ -58,7 +58,9 @@ func freeAddr() (string, error) {
 
 // proc is a server process started by the bench.
 type proc struct {
-	cmd     *exec.Cmd
+	bin, dir string
+	env      []string // as given to startProc, for restarting a twin
+	cmd      *exec.Cmd
 	url     string
 	bareURL string // the bare handler in the same process (-tags benchbare), if any
 	logPath string
@@ -86,7 +88,7 @@ func startProc(ctx context.Context, bin, dir string, env []string, logName strin
 	cmd.Env = append(baseEnv(), env...)
 	cmd.Env = append(cmd.Env, "ADDR="+addr)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	p := &proc{cmd: cmd, url: "http://" + addr, logPath: logPath, exited: make(chan struct{})}
+	p := &proc{bin: bin, dir: dir, env: env, cmd: cmd, url: "http://" + addr, logPath: logPath, exited: make(chan struct{})}
 
 	poll := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	t0 := time.Now()

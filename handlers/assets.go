@@ -129,10 +129,19 @@ func (a *asset) makeBrotli() {
 	}
 }
 
+// acceptEncoding is the request's Accept-Encoding, all of its lines as
+// one list (a later line may say "br;q=0").
+func acceptEncoding(r *http.Request) string {
+	if v := r.Header["Accept-Encoding"]; len(v) > 1 {
+		return strings.Join(v, ",")
+	}
+	return r.Header.Get("Accept-Encoding")
+}
+
 // acceptsEncoding reports whether an Accept-Encoding header allows coding:
 // named (or matched by "*") with a q-value above zero.
 func acceptsEncoding(header, coding string) bool {
-	star := false
+	star, explicit, explicitOK := false, false, true
 	for _, part := range strings.Split(header, ",") {
 		name, params, _ := strings.Cut(part, ";")
 		name = strings.ToLower(strings.TrimSpace(name))
@@ -148,9 +157,15 @@ func acceptsEncoding(header, coding string) bool {
 			}
 		}
 		if name == coding {
-			return ok // an explicit entry wins over "*"
+			// An explicit entry wins over "*"; if the coding is named
+			// twice, a refusal in either counts.
+			explicit, explicitOK = true, explicitOK && ok
+			continue
 		}
 		star = ok
+	}
+	if explicit {
+		return explicitOK
 	}
 	return star
 }
@@ -182,7 +197,7 @@ func (h *Handler) asset(c echo.Context) error {
 	// Pick the smallest representation the client accepts: brotli (once
 	// made), then gzip, then the file itself. Each has its own strong ETag.
 	body, encoding, etag := a.body, "", `"`+a.hash+`"`
-	accept := c.Request().Header.Get("Accept-Encoding")
+	accept := acceptEncoding(c.Request())
 	br := a.br.Load()
 	switch {
 	case br != nil && acceptsEncoding(accept, "br"):

@@ -63,11 +63,17 @@ func (h *Handler) handleError(err error, c echo.Context) {
 		status = http.StatusServiceUnavailable
 		retryAfter(c, time.Second)
 	case errors.Is(err, context.Canceled) || c.Request().Context().Err() != nil:
-		// The client went away; nobody will read the answer. Whatever
-		// failed after that (a transaction rolled back under a cancelled
-		// context reports sql.ErrTxDone, say) is a consequence, not a
-		// server error.
+		// The client went away; nobody will read the answer, so it is a
+		// 499, not a 5xx. What failed after that is often a consequence
+		// (a transaction rolled back under the cancelled context reports
+		// sql.ErrTxDone), but it can also be a stalled database that
+		// outlasted the client's patience: anything but the cancellation
+		// itself is still logged, as a warning.
 		status = 499
+		if !errors.Is(err, context.Canceled) {
+			h.log.WarnContext(c.Request().Context(), "request failed after the client left",
+				"path", c.Request().URL.Path, "err", err)
+		}
 	default:
 		if h.databaseDown(c.Request().Context()) {
 			status = http.StatusServiceUnavailable

@@ -621,6 +621,10 @@ func TestSharedPagesAreCompressedAndNothingElse(t *testing.T) {
 			t.Errorf("Accept-Encoding %q: the page differs from the uncompressed one", accept)
 		}
 	}
+	// Every Accept-Encoding line counts: a second one can refuse brotli.
+	if r := anon.Get("/account/login", "Accept-Encoding", "br, gzip", "Accept-Encoding", "br;q=0"); r.Header.Get("Content-Encoding") != "gzip" {
+		t.Errorf("two Accept-Encoding lines: Content-Encoding %q, want gzip", r.Header.Get("Content-Encoding"))
+	}
 	// Pages that can carry personal data or echo input are never
 	// compressed (no BREACH oracle): signed in, with a query string, a
 	// form answer.

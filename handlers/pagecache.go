@@ -105,7 +105,7 @@ func (h *Handler) renderShared(c echo.Context, key string, build func() templ.Co
 		h.cache.mu.Unlock()
 	}
 	out := &page.plain
-	if accept := c.Request().Header.Get("Accept-Encoding"); accept != "" {
+	if accept := acceptEncoding(c.Request()); accept != "" {
 		switch {
 		case page.br.body != nil && acceptsEncoding(accept, "br"):
 			out = &page.br

@@ -297,9 +297,9 @@ func (b *Browser) Post(path string, form url.Values, headers ...string) *Respons
 	return b.Do(req)
 }
 
-func setHeaders(req *http.Request, headers []string) {
+func setHeaders(req *http.Request, headers []string) { // a name given twice makes two lines
 	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
+		req.Header.Add(headers[i], headers[i+1])
 	}
 }
 
