@@ -61,11 +61,11 @@ type proc struct {
 	bin, dir string
 	env      []string // as given to startProc, for restarting a twin
 	cmd      *exec.Cmd
-	url     string
-	bareURL string // the bare handler in the same process (-tags benchbare), if any
-	logPath string
-	exited  chan struct{}
-	waitErr error
+	url      string
+	bareURL  string // the bare handler in the same process (-tags benchbare), if any
+	logPath  string
+	exited   chan struct{}
+	waitErr  error
 	// startup is exec → first 200 from /healthz.
 	startup time.Duration
 }
