@@ -94,39 +94,50 @@ func compressible(ctype string) bool {
 		strings.Contains(ctype, "json") || strings.Contains(ctype, "svg")
 }
 
-// makeGzip makes the gzip copy at the best level, kept only if smaller
-// than the file. Both encoders are deterministic, so every instance serves
-// the same bytes under the same ETag.
+// makeGzip makes the gzip copy, kept only if smaller than the file. Both
+// encoders are deterministic, so every instance serves the same bytes
+// under the same ETag.
 func (a *asset) makeGzip() {
-	if !compressible(a.contentType) {
-		return
-	}
-	var gz bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression) // the level is valid
-	_, _ = zw.Write(a.body)                                 // writes to a bytes.Buffer cannot fail
-	_ = zw.Close()
-	if gz.Len() < len(a.body) {
-		a.gz = gz.Bytes()
+	if compressible(a.contentType) {
+		a.gz = gzipBest(a.body)
 	}
 }
 
-// makeBrotli makes the brotli copy at the best quality, kept only if
-// smaller than the file.
+// makeBrotli makes the brotli copy, kept only if smaller than the file.
 func (a *asset) makeBrotli() {
 	if !compressible(a.contentType) {
 		return
 	}
-	// A window just large enough for the file compresses as well as the
-	// default 4 MiB one and allocates a tenth of the memory.
-	lgwin := min(max(bits.Len(uint(len(a.body))), 10), 24)
+	if br := brotliBest(a.body); br != nil {
+		a.br.Store(&br)
+	}
+}
+
+// gzipBest compresses b at gzip's best level; nil if that is no smaller.
+func gzipBest(b []byte) []byte {
+	var gz bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression) // the level is valid
+	_, _ = zw.Write(b)                                      // writes to a bytes.Buffer cannot fail
+	_ = zw.Close()
+	if gz.Len() >= len(b) {
+		return nil
+	}
+	return gz.Bytes()
+}
+
+// brotliBest compresses b at brotli's best quality; nil if that is no
+// smaller. A window just large enough for b compresses as well as the
+// default 4 MiB one and allocates a tenth of the memory.
+func brotliBest(b []byte) []byte {
+	lgwin := min(max(bits.Len(uint(len(b))), 10), 24)
 	var br bytes.Buffer
 	bw := brotli.NewWriterOptions(&br, brotli.WriterOptions{Quality: brotli.BestCompression, LGWin: lgwin})
-	_, _ = bw.Write(a.body) // writes to a bytes.Buffer cannot fail
+	_, _ = bw.Write(b) // writes to a bytes.Buffer cannot fail
 	_ = bw.Close()
-	if br.Len() < len(a.body) {
-		b := br.Bytes()
-		a.br.Store(&b)
+	if br.Len() >= len(b) {
+		return nil
 	}
+	return br.Bytes()
 }
 
 // acceptEncoding is the request's Accept-Encoding, all of its lines as

@@ -2,13 +2,11 @@ package handlers
 
 import (
 	"bytes"
-	"compress/gzip"
 	"net/http"
 	"strconv"
 	"sync"
 
 	"github.com/a-h/templ"
-	"github.com/andybalholm/brotli"
 	"github.com/labstack/echo/v4"
 )
 
@@ -51,19 +49,11 @@ func newEncodedPage(body []byte, encoding string) encodedPage {
 // dropped.
 func newSharedPage(plain []byte) *sharedPage {
 	p := &sharedPage{plain: newEncodedPage(plain, "")}
-	var br bytes.Buffer
-	bw := brotli.NewWriterOptions(&br, brotli.WriterOptions{Quality: brotli.BestCompression, LGWin: 16})
-	_, _ = bw.Write(plain) // writes to a bytes.Buffer cannot fail
-	_ = bw.Close()
-	if br.Len() < len(plain) {
-		p.br = newEncodedPage(br.Bytes(), "br")
+	if br := brotliBest(plain); br != nil {
+		p.br = newEncodedPage(br, "br")
 	}
-	var gz bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression) // the level is valid
-	_, _ = zw.Write(plain)
-	_ = zw.Close()
-	if gz.Len() < len(plain) {
-		p.gz = newEncodedPage(gz.Bytes(), "gzip")
+	if gz := gzipBest(plain); gz != nil {
+		p.gz = newEncodedPage(gz, "gzip")
 	}
 	return p
 }
