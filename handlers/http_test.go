@@ -574,7 +574,13 @@ func TestSharedPagesNeverLeakPersonalState(t *testing.T) {
 }
 
 func TestSharedPagesAreCompressedAndNothingElse(t *testing.T) {
-	app := testutil.StartApp(t, "sqlite")
+	for _, dialect := range testutil.Dialects {
+		t.Run(dialect, func(t *testing.T) { testSharedPagesAreCompressed(t, dialect) })
+	}
+}
+
+func testSharedPagesAreCompressed(t *testing.T, dialect string) {
+	app := testutil.StartApp(t, dialect)
 	anon := app.NewBrowser(t)
 	plain := anon.Get("/account/login", "Accept-Encoding", "identity")
 	if plain.StatusCode != http.StatusOK || plain.Header.Get("Content-Encoding") != "" || !strings.Contains(plain.Body, "<html") {

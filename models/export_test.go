@@ -1,0 +1,8 @@
+package models
+
+// PreparedStatements is how many statements s has prepared, for tests.
+func PreparedStatements(s *Store) int {
+	s.stmts.mu.Lock()
+	defer s.stmts.mu.Unlock()
+	return len(s.stmts.bySQL)
+}
