@@ -8,11 +8,12 @@
 //	go run ./bench -soak [-postgres] [-duration 60s] [-concurrency N]
 //	go run ./bench -soak -smoke     # a 5 s soak (CI)
 //
-// It builds the real binary (go build -ldflags='-s -w'), starts it with an
-// SMTP sink running in this process, drives it over HTTP with keep-alive
-// clients, and compares every figure with a baseline: a bare Echo server
-// (in this process for throughput, as its own binary for size, start-up
-// and memory), a direct SMTP send, the argon2id hash rate of this machine,
+// It builds the real binary as the Dockerfile does (CGO_ENABLED=0 go
+// build -trimpath -ldflags='-s -w'), starts it with an SMTP sink running
+// in this process, drives it over HTTP with keep-alive clients, and
+// compares every figure with a baseline: a bare Echo server (in this
+// process for throughput, as its own binary for size, start-up and
+// memory), a direct SMTP send, the argon2id hash rate of this machine,
 // the unknown-address twin of a request. The machine is shared, so
 // absolute numbers are noisy; ratios taken in the same run much less so.
 package main
@@ -242,12 +243,12 @@ func (b *bench) progress(format string, args ...any) {
 func (b *bench) build(ctx context.Context) error {
 	b.bin = filepath.Join(b.tmp, "latchkey")
 	if b.opts.soak {
-		b.progress("building latchkey (go build -ldflags='-s -w')")
+		b.progress("building latchkey (CGO_ENABLED=0 go build -trimpath -ldflags='-s -w', as the Dockerfile does)")
 		if err := goBuild(ctx, b.root, b.bin, ".", "-ldflags=-s -w"); err != nil {
 			return err
 		}
 	} else {
-		b.progress("building latchkey and the bare Echo baseline (go build -ldflags='-s -w')")
+		b.progress("building latchkey and the bare Echo baseline (CGO_ENABLED=0 go build -trimpath -ldflags='-s -w', as the Dockerfile does)")
 		b.bare = filepath.Join(b.tmp, "bare")
 		if err := goBuild(ctx, b.root, b.bin, ".", "-ldflags=-s -w"); err != nil {
 			return err

@@ -30,12 +30,15 @@ func moduleRoot() (string, error) {
 	return filepath.Dir(gomod), nil
 }
 
-// goBuild builds a package of the module into out.
+// goBuild builds a package of the module into out the way the Dockerfile
+// builds a release: static (CGO_ENABLED=0, so no libc is loaded or
+// mapped) and -trimpath, plus flags.
 func goBuild(ctx context.Context, root, out, pkg string, flags ...string) error {
-	args := append([]string{"build"}, flags...)
+	args := append([]string{"build", "-trimpath"}, flags...)
 	args = append(args, "-o", out, pkg)
 	cmd := exec.CommandContext(ctx, "go", args...) // #nosec G204 -- the go tool building this module's own packages
 	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
