@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -9,78 +10,143 @@ import (
 	"net/url"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
 
-// sample is one request: when it ended, how long it took, its status and
-// a tag the caller chose (known or unknown address, for example).
+// sample is one answered request: when it ended, how long it took, its
+// status, its sequence number in the run and the tag its shot carried.
 type sample struct {
 	end    time.Time
 	lat    time.Duration
 	status int
+	i      int64
 	tag    int
 }
 
 // loadResult is everything a load run saw.
 type loadResult struct {
 	samples []sample
+	failed  []sample // transport errors (status 0), for their tags
 	errors  int
 	lastErr error
 	start   time.Time
 	elapsed time.Duration // from start to the last request issued
 }
 
-// load runs fn from workers goroutines, issuing requests until d has
-// passed, max requests have been issued (max < 0: no bound) or ctx ends.
-// Requests in flight at the deadline are finished, not cancelled, so no
-// work is thrown away; steady() cuts the ramps off. fn gets a sequence
-// number unique across workers and returns its tag, status and error.
-func load(ctx context.Context, workers int, d time.Duration, max int64, fn func(ctx context.Context, i int64) (tag, status int, err error)) loadResult {
-	var next atomic.Int64
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	res := loadResult{start: time.Now()}
-	deadline := res.start.Add(d)
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var mine []sample
-			var errs int
-			var lastErr error
-			for ctx.Err() == nil && time.Now().Before(deadline) {
-				i := next.Add(1) - 1
-				if max >= 0 && i >= max {
-					break
-				}
-				t0 := time.Now()
-				tag, status, err := fn(ctx, i)
-				t1 := time.Now()
-				if err != nil {
-					if ctx.Err() != nil {
-						break // interrupted: not a failure of the server
-					}
-					errs++
-					lastErr = err
-					continue
-				}
-				mine = append(mine, sample{end: t1, lat: t1.Sub(t0), status: status, tag: tag})
-			}
-			mu.Lock()
-			res.samples = append(res.samples, mine...)
-			res.errors += errs
-			if lastErr != nil {
-				res.lastErr = lastErr
-			}
-			mu.Unlock()
-		}()
+// shot is one request of a load run and the tag its answer is filed
+// under (known or unknown address, a route, …).
+type shot struct {
+	method, url string
+	header      http.Header
+	body        []byte
+	tag         int
+}
+
+// getShot is a GET of u with these headers (nil: the User-Agent only;
+// the map is shared, not copied, so build it once per run).
+func getShot(u string, header http.Header, tag int) shot {
+	if header == nil {
+		header = benchHeader
 	}
-	wg.Wait()
+	return shot{method: http.MethodGet, url: u, header: header, tag: tag}
+}
+
+// benchHeader is what every request of the bench carries.
+var benchHeader = http.Header{"User-Agent": {userAgent}}
+
+// formShot posts a urlencoded form from a simulated client address.
+func formShot(u string, form url.Values, clientIP string, tag int) shot {
+	return shot{method: http.MethodPost, url: u, body: []byte(form.Encode()), tag: tag, header: http.Header{
+		"Content-Type":    {"application/x-www-form-urlencoded"},
+		"X-Forwarded-For": {clientIP},
+		"User-Agent":      {userAgent},
+	}}
+}
+
+// load sends the shots next(0), next(1), … with vegeta's attacker from
+// workers connections, each sending its next request as soon as its last
+// was answered (a closed loop: the server's throughput at this
+// concurrency), until d has passed, max requests have been sent (max < 0:
+// no bound) or ctx ends. Requests in flight at the deadline are finished,
+// not cancelled, so no work is thrown away; steady() cuts the ramps off.
+func load(ctx context.Context, hc *http.Client, workers int, d time.Duration, max int64, next func(i int64) shot) loadResult {
+	return attack(ctx, hc, workers, vegeta.Rate{}, d, max, next)
+}
+
+// loadPaced is load at a constant rate (an open loop: rate.Freq requests
+// per rate.Per, whatever the answers take), with up to workers requests
+// in flight.
+func loadPaced(ctx context.Context, hc *http.Client, workers int, rate vegeta.Rate, d time.Duration, max int64, next func(i int64) shot) loadResult {
+	return attack(ctx, hc, workers, rate, d, max, next)
+}
+
+func attack(ctx context.Context, hc *http.Client, workers int, rate vegeta.Rate, d time.Duration, max int64, next func(i int64) shot) loadResult {
+	var n atomic.Int64
+	targeter := func(t *vegeta.Target) error {
+		i := n.Add(1) - 1
+		if (max >= 0 && i >= max) || ctx.Err() != nil {
+			return vegeta.ErrNoTargets
+		}
+		s := next(i)
+		t.Method, t.Header, t.Body = s.method, s.header, s.body
+		// The fragment is never sent; it names the request in its result.
+		t.URL = s.url + "#" + strconv.FormatInt(i, 10) + "." + strconv.Itoa(s.tag)
+		return nil
+	}
+	// Workers and MaxWorkers alike: exactly this many requests in flight
+	// at most. MaxBody(0): answers are drained, not kept.
+	atk := vegeta.NewAttacker(vegeta.Client(hc), vegeta.Workers(uint64(workers)), vegeta.MaxWorkers(uint64(workers)), vegeta.MaxBody(0))
+	stop := context.AfterFunc(ctx, func() { atk.Stop() })
+	defer stop()
+	res := loadResult{start: time.Now()}
+	for r := range atk.Attack(targeter, rate, d, "") {
+		if r.Code == 0 && r.Error == vegeta.ErrNoTargets.Error() {
+			continue // the end of a bounded run, not a request
+		}
+		s := sample{end: r.End(), lat: r.Latency, status: int(r.Code)}
+		if _, frag, ok := strings.Cut(r.URL, "#"); ok {
+			is, tag, _ := strings.Cut(frag, ".")
+			s.i, _ = strconv.ParseInt(is, 10, 64)
+			s.tag, _ = strconv.Atoi(tag)
+		}
+		if r.Code == 0 {
+			if ctx.Err() != nil {
+				continue // interrupted: not a failure of the server
+			}
+			res.errors++
+			res.lastErr = errors.New(r.Error)
+			res.failed = append(res.failed, s)
+			continue
+		}
+		res.samples = append(res.samples, s)
+	}
 	res.elapsed = min(time.Since(res.start), d)
 	return res
+}
+
+// parallel runs fn from n goroutines, each calling it again as soon as
+// it returns, for d; it returns the calls finished per second. (For
+// work that is not a request: argon2id hashes in this process.)
+func parallel(n int, d time.Duration, fn func()) float64 {
+	var done atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range n {
+		wg.Go(func() {
+			for time.Since(start) < d {
+				fn()
+				done.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	return float64(done.Load()) / time.Since(start).Seconds()
 }
 
 // steady keeps the requests that ended between warmup after the start and
@@ -212,8 +278,11 @@ func postForm(ctx context.Context, hc *http.Client, u string, form url.Values, c
 	return status, err
 }
 
+// userAgent names the bench in the server's logs.
+const userAgent = "latchkey-bench/1"
+
 func send(hc *http.Client, req *http.Request) (int, []byte, http.Header, error) {
-	req.Header.Set("User-Agent", "latchkey-bench/1")
+	req.Header.Set("User-Agent", userAgent)
 	resp, err := hc.Do(req)
 	if err != nil {
 		return 0, nil, nil, err

@@ -15,7 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -78,19 +77,8 @@ type soakSample struct {
 
 // routeErrors counts transport errors per route.
 type routeErrors struct {
-	n    [nRoutes]atomic.Int64
-	mu   sync.Mutex
+	n    [nRoutes]int64
 	last error
-}
-
-func (e *routeErrors) track(route, status int, err error) (int, int, error) {
-	if err != nil {
-		e.n[route].Add(1)
-		e.mu.Lock()
-		e.last = fmt.Errorf("%s: %w", soakRoutes[route].name, err)
-		e.mu.Unlock()
-	}
-	return route, status, err
 }
 
 // soak runs the soak on one database and prints its report; the exit code
@@ -166,41 +154,39 @@ func (b *bench) soak(ctx context.Context, stdout io.Writer) (int, error) {
 		}
 	}
 
-	var errs routeErrors
-	pagePaths := [...]string{rHome: "/", rLoginPage: "/account/login", rRegisterPage: "/account/register", rForgotPage: "/account/forgot-password"}
-	pages := func(ctx context.Context, i int64) (int, int, error) {
-		r := int(i % 5)
-		var status int
-		var err error
-		if r == rAccount {
-			status, _, _, err = get(ctx, jars[(i/5)%int64(len(jars))], srv.url+"/account", nil)
-		} else {
-			status, _, _, err = get(ctx, hc, srv.url+pagePaths[r], nil)
+	// GET /account carries each registered account's session cookie.
+	accountHeaders := make([]http.Header, len(jars))
+	for i, jc := range jars {
+		u, _ := url.Parse(srv.url + "/account") // the server's own URL parses
+		var cookies []string
+		for _, c := range jc.Jar.Cookies(u) {
+			cookies = append(cookies, c.Name+"="+c.Value)
 		}
-		return errs.track(r, status, err)
+		accountHeaders[i] = http.Header{"User-Agent": {userAgent}, "Cookie": {strings.Join(cookies, "; ")}}
 	}
-	signIns := func(ctx context.Context, i int64) (int, int, error) {
+	pagePaths := [...]string{rHome: "/", rLoginPage: "/account/login", rRegisterPage: "/account/register", rForgotPage: "/account/forgot-password"}
+	pages := func(i int64) shot {
+		r := int(i % 5)
+		if r == rAccount {
+			return getShot(srv.url+"/account", accountHeaders[(i/5)%int64(len(jars))], r)
+		}
+		return getShot(srv.url+pagePaths[r], nil, r)
+	}
+	signIns := func(i int64) shot {
 		k := i / 2
 		email, password, r := right[k%int64(len(right))], seedPassword, rSignInRight
 		if i%2 == 1 {
 			email, password, r = wrong[k%int64(len(wrong))], "not the password", rSignInWrong
 		}
-		status, err := postForm(ctx, hc, srv.url+"/account/login", url.Values{"email": {email}, "password": {password}}, b.ips.next())
-		return errs.track(r, status, err)
+		return formShot(srv.url+"/account/login", url.Values{"email": {email}, "password": {password}}, b.ips.next(), r)
 	}
-	asked := make([]atomic.Int32, len(known)) // answered reset requests per known address
-	forgot := func(ctx context.Context, i int64) (int, int, error) {
-		k := i / 2
-		a := int(k % int64(len(known)))
-		email, r := known[a], rForgotKnown
+	knownOf := func(i int64) int { return int((i / 2) % int64(len(known))) }
+	forgot := func(i int64) shot {
+		email, r := known[knownOf(i)], rForgotKnown
 		if i%2 == 1 {
-			email, r = fmt.Sprintf("u%05d@soak.example", k), rForgotUnknown // never registered
+			email, r = fmt.Sprintf("u%05d@soak.example", i/2), rForgotUnknown // never registered
 		}
-		status, err := postForm(ctx, hc, srv.url+"/account/forgot-password", url.Values{"email": {email}}, b.ips.next())
-		if err == nil && status == http.StatusOK && r == rForgotKnown {
-			asked[a].Add(1)
-		}
-		return errs.track(r, status, err)
+		return formShot(srv.url+"/account/forgot-password", url.Values{"email": {email}}, b.ips.next(), r)
 	}
 
 	// The server, once a second from the start of the clock.
@@ -240,7 +226,7 @@ func (b *bench) soak(ctx context.Context, stdout io.Writer) (int, error) {
 	for i, l := range []struct {
 		workers int
 		max     int64
-		fn      func(context.Context, int64) (int, int, error)
+		next    func(int64) shot
 	}{
 		{workers, int64(100_000 * secs), pages}, // far above what 2 CPUs serve
 		{signInWorkers, int64(2 * wrongRounds * len(wrong)), signIns},
@@ -249,10 +235,23 @@ func (b *bench) soak(ctx context.Context, stdout io.Writer) (int, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i] = load(ctx, l.workers, d, l.max, l.fn)
+			results[i] = load(ctx, hc, l.workers, d, l.max, l.next)
 		}()
 	}
 	wg.Wait()
+	var errs routeErrors
+	asked := make([]int, len(known)) // answered reset requests per known address
+	for _, r := range results {
+		for _, f := range r.failed {
+			errs.n[f.tag]++
+			errs.last = fmt.Errorf("%s: %w", soakRoutes[f.tag].name, r.lastErr)
+		}
+		for _, s := range r.samples {
+			if s.tag == rForgotKnown && s.status == http.StatusOK {
+				asked[knownOf(s.i)]++
+			}
+		}
+	}
 	close(stopSampling)
 	<-sampled
 	take()
@@ -266,7 +265,7 @@ func (b *bench) soak(ctx context.Context, stdout io.Writer) (int, error) {
 	// sent exactly one email once the outbox has drained.
 	wantMail, overLimit := 0, 0
 	for i := range asked {
-		n := int(asked[i].Load())
+		n := asked[i]
 		wantMail += min(n, resetLimit)
 		overLimit += max(n-resetLimit, 0)
 	}
@@ -282,7 +281,7 @@ func (b *bench) soak(ctx context.Context, stdout io.Writer) (int, error) {
 	got := b.sink.received()
 	missing, extra, toUnknown := 0, 0, 0
 	for i, a := range known {
-		want := min(int(asked[i].Load()), resetLimit)
+		want := min(asked[i], resetLimit)
 		missing += max(want-got[a], 0)
 		extra += max(got[a]-want, 0)
 		delete(got, a)
@@ -331,7 +330,7 @@ func (b *bench) soak(ctx context.Context, stdout io.Writer) (int, error) {
 				unexpected++
 			}
 		}
-		nErr := errs.n[r].Load()
+		nErr := errs.n[r]
 		total, total5xx, totalErrs = total+len(lat), total5xx+n5xx, totalErrs+nErr
 		if n5xx > 0 {
 			fails = append(fails, fmt.Sprintf("%s: %d × 5xx", soakRoutes[r].name, n5xx))
