@@ -595,8 +595,8 @@ func (b *bench) signIn(ctx context.Context, srv *proc, known, _ []string) ([]row
 }
 
 // peakOf starts a fresh twin of srv (same binary, database and settings,
-// no profiling, no bare listener), lets it settle, loads it from
-// rssWorkers connections for the sign-in duration (at most maxReq
+// no profiling, no bare listener), opens rssWorkers connections to it,
+// lets it settle, loads it over those connections for the sign-in duration (at most maxReq
 // requests, -1: no limit; at rate, or closed-loop for the zero Rate) and
 // returns its peak RSS (VmHWM).
 func (b *bench) peakOf(ctx context.Context, srv *proc, what string, status int, rate vegeta.Rate, maxReq int64,
@@ -612,6 +612,16 @@ func (b *bench) peakOf(ctx context.Context, srv *proc, what string, status int, 
 		return 0, loadResult{}, err
 	}
 	defer func() { _ = twin.stop() }()
+	// Both sides start from the same state: rssWorkers connections open
+	// (rssWorkers forgot-password posts at once, each held ~100 ms by the
+	// timing pad, so each takes a connection of its own), kept idle in
+	// hc's pool for the phase; then the peak is reset.
+	warm := load(ctx, hc, b.plan.rssWorkers, b.plan.signIn, int64(b.plan.rssWorkers), func(i int64) shot {
+		return formShot(twin.url+"/account/forgot-password", url.Values{"email": {fmt.Sprintf("open%05d@bench.example", i)}}, b.ips.next(), 0)
+	})
+	if err := warm.check("opening connections", http.StatusOK); err != nil {
+		return 0, warm, err
+	}
 	time.Sleep(b.plan.settle / 2)
 	if err := twin.resetPeak(); err != nil {
 		return 0, loadResult{}, fmt.Errorf("reset VmHWM: %w", err)
