@@ -234,3 +234,33 @@ func TestAssetsContentLengthMatchesBody(t *testing.T) {
 		}
 	}
 }
+
+func TestAssetTypesComeFromTheTable(t *testing.T) {
+	set, err := loadAssets(fstest.MapFS{
+		"app.css":            {Data: []byte("body{}")},
+		"app.js":             {Data: []byte("1")},
+		"vendor/htmx.min.js": {Data: []byte("2")},
+		"fonts/brand.woff2":  {Data: []byte("wOF2")},
+		"img/Logo.SVG":       {Data: []byte("<svg/>")},
+		"NOTES.md":           {Data: []byte("# notes")},
+		"data.xyz":           {Data: []byte("?")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{
+		"app.js":      "text/javascript; charset=utf-8",
+		"app.css":     "text/css; charset=utf-8",
+		"brand.woff2": "font/woff2",
+		"Logo.SVG":    "image/svg+xml",
+	} {
+		if a := set.byName[name]; a == nil || a.contentType != want {
+			t.Errorf("%s: %+v, want Content-Type %q", name, a, want)
+		}
+	}
+	for _, name := range []string{"NOTES.md", "data.xyz"} {
+		if set.byName[name] != nil {
+			t.Errorf("%s is served; only the table's types should be", name)
+		}
+	}
+}
