@@ -101,7 +101,10 @@ func attack(ctx context.Context, hc *http.Client, workers int, rate vegeta.Rate,
 	}
 	// Workers and MaxWorkers alike: exactly this many requests in flight
 	// at most. MaxBody(0): answers are drained, not kept.
-	n64 := uint64(max(workers, 1)) // #nosec G115 -- at least 1, at most a few hundred
+	if workers < 1 {
+		workers = 1
+	}
+	n64 := uint64(workers) // #nosec G115 -- at least 1, at most a few hundred
 	atk := vegeta.NewAttacker(vegeta.Client(hc), vegeta.Workers(n64), vegeta.MaxWorkers(n64), vegeta.MaxBody(0))
 	stop := context.AfterFunc(ctx, func() { atk.Stop() })
 	defer stop()
