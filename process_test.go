@@ -100,6 +100,7 @@ func (s *server) start() {
 		}
 		select {
 		case err := <-s.done:
+			s.done <- err // for kill in the cleanup
 			s.t.Fatalf("server exited at start: %v\n%s", err, s.logs.String())
 		default:
 		}
@@ -110,13 +111,16 @@ func (s *server) start() {
 	}
 }
 
-// kill ends the process with SIGKILL: no chance to clean up.
+// kill ends the process with SIGKILL (no chance to clean up) and waits
+// for it to exit. It reads only s.cmd and s.done (not ProcessState, which
+// the waiting goroutine writes); killing an exited process does nothing.
 func (s *server) kill() {
-	if s.cmd != nil && s.cmd.ProcessState == nil {
-		_ = s.cmd.Process.Kill()
-		<-s.done
-		s.done <- nil
+	if s.cmd == nil {
+		return
 	}
+	_ = s.cmd.Process.Kill()
+	err := <-s.done
+	s.done <- err
 }
 
 // stop sends SIGTERM and returns the exit error (nil for exit 0).
@@ -275,7 +279,9 @@ func TestCrashLosesNothing(t *testing.T) {
 			done := false
 			for i := 0; i < 4 && !done; i++ {
 				newPW := fmt.Sprintf("sturdy passphrase number %d", i)
+				killed := make(chan struct{})
 				go func() {
+					defer close(killed)
 					time.Sleep(time.Duration(i) * 3 * time.Millisecond)
 					srv.kill()
 				}()
@@ -284,8 +290,9 @@ func TestCrashLosesNothing(t *testing.T) {
 				if resp, err := c.Do(req); err == nil {
 					resp.Body.Close()
 				}
-				<-srv.done
-				srv.done <- nil
+				// The killer is done with srv (and the process has exited)
+				// before restart replaces srv.cmd and srv.done.
+				<-killed
 				srv.restart()
 				db := openDB(t, srv)
 				ctx := context.Background()
