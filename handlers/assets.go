@@ -164,6 +164,21 @@ func brotliBest(b []byte) []byte {
 	return br.Bytes()
 }
 
+// chooseEncoding picks the smallest representation the client accepts
+// among those that exist: "br", then "gzip", else "" (the bytes as they
+// are).
+func chooseEncoding(r *http.Request, haveBrotli, haveGzip bool) string {
+	accept := acceptEncoding(r)
+	switch {
+	case accept == "":
+	case haveBrotli && acceptsEncoding(accept, "br"):
+		return "br"
+	case haveGzip && acceptsEncoding(accept, "gzip"):
+		return "gzip"
+	}
+	return ""
+}
+
 // acceptEncoding is the request's Accept-Encoding, all of its lines as
 // one list (a later line may say "br;q=0").
 func acceptEncoding(r *http.Request) string {
@@ -231,14 +246,14 @@ func (h *Handler) asset(c echo.Context) error {
 	a.gzip()
 	// Pick the smallest representation the client accepts: brotli (once
 	// made), then gzip, then the file itself. Each has its own strong ETag.
-	body, encoding, etag := a.body, "", `"`+a.hash+`"`
-	accept := acceptEncoding(c.Request())
+	body, etag := a.body, `"`+a.hash+`"`
 	br := a.br.Load()
-	switch {
-	case br != nil && acceptsEncoding(accept, "br"):
-		body, encoding, etag = *br, "br", `"`+a.hash+`-br"`
-	case a.gz != nil && acceptsEncoding(accept, "gzip"):
-		body, encoding, etag = a.gz, "gzip", `"`+a.hash+`-gz"`
+	encoding := chooseEncoding(c.Request(), br != nil, a.gz != nil)
+	switch encoding {
+	case "br":
+		body, etag = *br, `"`+a.hash+`-br"`
+	case "gzip":
+		body, etag = a.gz, `"`+a.hash+`-gz"`
 	}
 	hd := c.Response().Header()
 	hd.Set(echo.HeaderContentType, a.contentType)

@@ -95,13 +95,11 @@ func (h *Handler) renderShared(c echo.Context, key string, build func() templ.Co
 		h.cache.mu.Unlock()
 	}
 	out := &page.plain
-	if accept := acceptEncoding(c.Request()); accept != "" {
-		switch {
-		case page.br.body != nil && acceptsEncoding(accept, "br"):
-			out = &page.br
-		case page.gz.body != nil && acceptsEncoding(accept, "gzip"):
-			out = &page.gz
-		}
+	switch chooseEncoding(c.Request(), page.br.body != nil, page.gz.body != nil) {
+	case "br":
+		out = &page.br
+	case "gzip":
+		out = &page.gz
 	}
 	if out.encoding != nil {
 		c.Response().Header()["Content-Encoding"] = out.encoding
