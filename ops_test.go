@@ -13,7 +13,7 @@ import (
 )
 
 func TestJSONLogsAndMetrics(t *testing.T) {
-	metricsAddr := freeAddr(t)
+	metricsAddr := testutil.FreeAddr(t)
 	srv := startServer(t, map[string]string{"DATABASE_URL": testutil.NewDatabaseURL(t, "sqlite"), "LOG_FORMAT": "json", "METRICS_ADDR": metricsAddr})
 	c := browser(t)
 	resp := post(t, c, srv.URL+"/account/login", url.Values{"email": {"who@example.com"}, "password": {"secret passphrase here"}})
@@ -79,7 +79,7 @@ func TestHealthcheckCommand(t *testing.T) {
 	if code := run([]string{"healthcheck"}, nil, io.Discard, &stderr, env(map[string]string{"ADDR": addr})); code != 0 {
 		t.Errorf("healthcheck of a live server: exit %d %s", code, stderr.String())
 	}
-	if code := run([]string{"healthcheck"}, nil, io.Discard, io.Discard, env(map[string]string{"ADDR": freeAddr(t)})); code != 1 {
+	if code := run([]string{"healthcheck"}, nil, io.Discard, io.Discard, env(map[string]string{"ADDR": testutil.FreeAddr(t)})); code != 1 {
 		t.Errorf("healthcheck of nothing: exit %d", code)
 	}
 }

@@ -43,21 +43,11 @@ type server struct {
 	done chan error
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // startServer runs a server process with env on top of the test's
 // environment and waits for /healthz.
 func startServer(t *testing.T, env map[string]string) *server {
 	t.Helper()
-	addr := freeAddr(t)
+	addr := testutil.FreeAddr(t)
 	vars := []string{"LATCHKEY_TEST_SERVER=1", "ADDR=" + addr, "SESSION_SECRET=" + testutil.TestSecret}
 	if _, ok := env["BASE_URL"]; !ok {
 		vars = append(vars, "BASE_URL=http://"+addr)

@@ -7,10 +7,11 @@ import (
 	"testing"
 
 	"latchkey/internal/bare"
+	"latchkey/internal/testutil"
 )
 
 func TestServeAnswersWithAFixedString(t *testing.T) {
-	addr := freeAddr(t)
+	addr := testutil.FreeAddr(t)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -20,17 +21,6 @@ func TestServeAnswersWithAFixedString(t *testing.T) {
 	if status, body := get(t, "http://"+addr+"/"); status != http.StatusOK || body != "Hello, World!" {
 		t.Errorf("GET /: %d %q", status, body)
 	}
-}
-
-// freeAddr returns a loopback address nobody listens on.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // benchEnv is an environment asking for the bench's listener on addr.

@@ -8,12 +8,13 @@ import (
 	"testing"
 
 	"latchkey/internal/bare"
+	"latchkey/internal/testutil"
 )
 
 // Release builds must not open the bench's listener, whatever the
 // environment says.
 func TestReleaseBuildsIgnoreTheBenchVariable(t *testing.T) {
-	addr := freeAddr(t)
+	addr := testutil.FreeAddr(t)
 	stop := bare.StartInProcess(benchEnv(addr), io.Discard)
 	defer stop()
 	if c, err := net.Dial("tcp", addr); err == nil {

@@ -8,10 +8,11 @@ import (
 	"testing"
 
 	"latchkey/internal/bare"
+	"latchkey/internal/testutil"
 )
 
 func TestBenchBuildsServeTheFloorInProcess(t *testing.T) {
-	addr := freeAddr(t)
+	addr := testutil.FreeAddr(t)
 	stop := bare.StartInProcess(benchEnv(addr), io.Discard)
 	defer stop()
 	if status, body := get(t, "http://"+addr+"/"); status != http.StatusOK || body != "Hello, World!" {

@@ -118,3 +118,15 @@ func (p *Proxy) Restore(t testing.TB) {
 	}
 	p.serve(ln)
 }
+
+// FreeAddr returns a loopback address nobody listens on (closed again, so
+// another process may in theory take it first; a start then fails loudly).
+func FreeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
