@@ -79,14 +79,33 @@ func load(ctx context.Context, hc *http.Client, workers int, d time.Duration, ma
 	return attack(ctx, hc, workers, vegeta.Rate{}, d, max, next)
 }
 
-// loadPaced is load at a constant rate (an open loop: rate.Freq requests
-// per rate.Per, whatever the answers take), with up to workers requests
-// in flight.
-func loadPaced(ctx context.Context, hc *http.Client, workers int, rate vegeta.Rate, d time.Duration, max int64, next func(i int64) shot) loadResult {
-	return attack(ctx, hc, workers, rate, d, max, next)
+// loadPaced is load at the pace p sets (an open loop, whatever the
+// answers take: vegeta.Rate for a constant rate, burstPacer for a burst
+// first), with up to workers requests in flight.
+func loadPaced(ctx context.Context, hc *http.Client, workers int, p vegeta.Pacer, d time.Duration, max int64, next func(i int64) shot) loadResult {
+	return attack(ctx, hc, workers, p, d, max, next)
 }
 
-func attack(ctx context.Context, hc *http.Client, workers int, rate vegeta.Rate, d time.Duration, max int64, next func(i int64) shot) loadResult {
+// burstPacer sends its first burst requests at once, as a closed loop of
+// that many workers does when it starts, and then paces the rest as then
+// does (counting from the end of the burst).
+type burstPacer struct {
+	burst uint64
+	then  vegeta.Rate
+}
+
+// Pace implements vegeta.Pacer.
+func (p burstPacer) Pace(elapsed time.Duration, hits uint64) (time.Duration, bool) {
+	if hits < p.burst {
+		return 0, false
+	}
+	return p.then.Pace(elapsed, hits-p.burst)
+}
+
+// Rate implements vegeta.Pacer (vegeta reads it only for its reports).
+func (p burstPacer) Rate(elapsed time.Duration) float64 { return p.then.Rate(elapsed) }
+
+func attack(ctx context.Context, hc *http.Client, workers int, pacer vegeta.Pacer, d time.Duration, max int64, next func(i int64) shot) loadResult {
 	var n atomic.Int64
 	targeter := func(t *vegeta.Target) error {
 		i := n.Add(1) - 1
@@ -109,7 +128,7 @@ func attack(ctx context.Context, hc *http.Client, workers int, rate vegeta.Rate,
 	stop := context.AfterFunc(ctx, func() { atk.Stop() })
 	defer stop()
 	res := loadResult{start: time.Now()}
-	for r := range atk.Attack(targeter, rate, d, "") {
+	for r := range atk.Attack(targeter, pacer, d, "") {
 		if r.Code == 0 && r.Error == vegeta.ErrNoTargets.Error() {
 			continue // the end of a bounded run, not a request
 		}

@@ -74,7 +74,8 @@ type plan struct {
 	duration            time.Duration // each throughput phase
 	signIn              time.Duration // each sign-in phase (hashes are slow)
 	warmup              time.Duration
-	rounds              int // baseline/latchkey alternations for page throughput
+	rounds              int // baseline/latchkey alternations for page and sign-in throughput
+	rssRounds           int // flood/base pairs for peak RSS
 	settle              time.Duration
 	rssWorkers          int
 }
@@ -134,10 +135,10 @@ func main() {
 
 func run(ctx context.Context, o options, stdout, stderr io.Writer) (int, error) {
 	p := plan{freshRuns: 5, coldRuns: 10, forgotAccounts: 400, emailSamples: 100, hashSamples: 15,
-		duration: o.duration, signIn: o.duration, warmup: min(o.duration/5, time.Second), rounds: 3, settle: 2 * time.Second, rssWorkers: 200}
+		duration: o.duration, signIn: o.duration, warmup: min(o.duration/5, time.Second), rounds: 3, rssRounds: 5, settle: 2 * time.Second, rssWorkers: 200}
 	if o.smoke {
 		p = plan{freshRuns: 1, coldRuns: 2, forgotAccounts: 10, emailSamples: 5, hashSamples: 2,
-			duration: 300 * time.Millisecond, signIn: time.Second, warmup: 300 * time.Millisecond, rounds: 1, settle: 200 * time.Millisecond, rssWorkers: 20}
+			duration: 300 * time.Millisecond, signIn: time.Second, warmup: 300 * time.Millisecond, rounds: 1, rssRounds: 1, settle: 200 * time.Millisecond, rssWorkers: 20}
 	}
 	root, err := moduleRoot()
 	if err != nil {
