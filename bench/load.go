@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -76,14 +75,7 @@ func formShot(u string, form url.Values, clientIP string, tag int) shot {
 // no bound) or ctx ends. Requests in flight at the deadline are finished,
 // not cancelled, so no work is thrown away; steady() cuts the ramps off.
 func load(ctx context.Context, hc *http.Client, workers int, d time.Duration, max int64, next func(i int64) shot) loadResult {
-	return attack(ctx, hc, workers, vegeta.Rate{}, d, max, next)
-}
-
-// loadPaced is load at the pace p sets (an open loop, whatever the
-// answers take: vegeta.Rate for a constant rate, burstPacer for a burst
-// first), with up to workers requests in flight.
-func loadPaced(ctx context.Context, hc *http.Client, workers int, p vegeta.Pacer, d time.Duration, max int64, next func(i int64) shot) loadResult {
-	return attack(ctx, hc, workers, p, d, max, next)
+	return loadPaced(ctx, hc, workers, vegeta.Rate{}, d, max, next)
 }
 
 // burstPacer sends its first burst requests at once, as a closed loop of
@@ -105,7 +97,11 @@ func (p burstPacer) Pace(elapsed time.Duration, hits uint64) (time.Duration, boo
 // Rate implements vegeta.Pacer (vegeta reads it only for its reports).
 func (p burstPacer) Rate(elapsed time.Duration) float64 { return p.then.Rate(elapsed) }
 
-func attack(ctx context.Context, hc *http.Client, workers int, pacer vegeta.Pacer, d time.Duration, max int64, next func(i int64) shot) loadResult {
+// loadPaced is load at the pace p sets (an open loop, whatever the
+// answers take: vegeta.Rate for a constant rate, burstPacer for a burst
+// first; the zero vegeta.Rate is load's closed loop), with up to workers
+// requests in flight.
+func loadPaced(ctx context.Context, hc *http.Client, workers int, pacer vegeta.Pacer, d time.Duration, max int64, next func(i int64) shot) loadResult {
 	var n atomic.Int64
 	targeter := func(t *vegeta.Target) error {
 		i := n.Add(1) - 1
@@ -224,19 +220,11 @@ func (r loadResult) statuses() string {
 	for _, s := range r.samples {
 		m[s.status]++
 	}
-	var keys []int
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Ints(keys)
-	var parts []string
-	for _, k := range keys {
-		parts = append(parts, fmt.Sprintf("%d×%d", k, m[k]))
-	}
+	out := statusList(m)
 	if r.errors > 0 {
-		parts = append(parts, fmt.Sprintf("errors×%d", r.errors))
+		out = strings.TrimSpace(out + fmt.Sprintf(" errors×%d", r.errors))
 	}
-	return strings.Join(parts, " ")
+	return out
 }
 
 // check fails a run that saw no expected answer or any transport error:

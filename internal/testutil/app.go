@@ -109,10 +109,11 @@ func StartApp(t testing.TB, dialect string, opts ...AppOption) *App {
 	}
 	smtpSrv := StartSMTP(t)
 	logs := &SafeBuffer{}
-	log := slog.New(handlers.RequestIDHandler{Handler: slog.NewTextHandler(io.MultiWriter(logs, testWriter{t}), &slog.HandlerOptions{Level: slog.LevelDebug})})
+	var logTo slog.Handler = slog.NewTextHandler(io.MultiWriter(logs, testWriter{t}), &slog.HandlerOptions{Level: slog.LevelDebug})
 	if cfg.logTo != nil {
-		log = slog.New(handlers.RequestIDHandler{Handler: slog.NewTextHandler(cfg.logTo, nil)})
+		logTo = slog.NewTextHandler(cfg.logTo, nil)
 	}
+	log := slog.New(handlers.RequestIDHandler{Handler: logTo})
 	var sender mail.Sender
 	var mailbox *mail.Mailbox
 	if cfg.devMailbox {
