@@ -32,6 +32,10 @@ func TestDevMailbox(t *testing.T) {
 	if !strings.Contains(page.Body, "Reset your Latchkey password") || !strings.Contains(page.Body, "/account/reset-password?code=") {
 		t.Errorf("mailbox lacks the reset email")
 	}
+	// The text view's links are clickable.
+	if link, _ := page.Doc(t).Find(`[data-testid="mail"] .mail-text a`).Attr("href"); !strings.Contains(link, "/account/reset-password?code=") {
+		t.Errorf("text view link = %q", link)
+	}
 	href, _ := page.Doc(t).Find(`[data-testid="mail"] a`).Attr("href")
 	html := b.Get(href)
 	if html.StatusCode != http.StatusOK || !strings.Contains(html.Body, "Choose a new password") || !strings.Contains(html.Header.Get("Content-Security-Policy"), "sandbox") {

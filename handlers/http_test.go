@@ -152,6 +152,15 @@ func TestSignIn(t *testing.T) {
 		if first == "" || first == before {
 			t.Fatalf("no new session cookie")
 		}
+		// The account page counts the failed attempt in plain words and says
+		// what "verified" means.
+		acct := b.Get("/account")
+		if got := acct.Text(t, `[data-testid="failed-signins"]`); got != "1 failed sign-in attempt recently." {
+			t.Errorf("failed sign-ins notice = %q", got)
+		}
+		if got := acct.Text(t, `[data-testid="verified-hint"]`); !strings.HasPrefix(got, "Not verified yet:") {
+			t.Errorf("verified hint = %q", got)
+		}
 		setCookie := resp.Header.Get("Set-Cookie")
 		for _, flag := range []string{"HttpOnly", "SameSite=Lax", "Path=/"} {
 			if !strings.Contains(setCookie, flag) {
