@@ -13,8 +13,6 @@ import (
 	"latchkey/models"
 )
 
-const ownerPassword = "correct horse battery staple"
-
 // changePassword sets a password the way the web form does and returns
 // the "this wasn't me" token of the notification.
 func changePassword(t *testing.T, s *models.Store, acc *models.Account, password, how string) string {
