@@ -141,13 +141,17 @@ func withApp(ctx context.Context, cfg *Config, log *slog.Logger, fn func(*app) e
 	if err != nil {
 		return err
 	}
+	links, err := models.NewSealer(models.DeriveKey(secret, models.KeyLinkTokens))
+	if err != nil {
+		return err
+	}
 	hasher, err := models.NewHasher(models.HashParams, cfg.HashConcurrency, cfg.HashWait)
 	if err != nil {
 		return err
 	}
 	a := &app{cfg: cfg, log: log, migrated: n}
 	a.store = &models.Store{
-		DB: db, Hasher: hasher, Sealer: sealer, ResetTTL: cfg.ResetTTL,
+		DB: db, Hasher: hasher, Sealer: sealer, Links: links, ResetTTL: cfg.ResetTTL,
 		SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax, Limits: cfg.Limits,
 	}
 	var sender mail.Sender
@@ -398,7 +402,7 @@ func userSetPassword(ctx context.Context, a *app, rawEmail string, stdin io.Read
 	if err != nil {
 		return err
 	}
-	if err := a.store.SetPassword(ctx, acc, password, "cli", models.Client{}, "", handlers.ComposeChanged(ctx, a.cfg.BaseURL, models.DeriveKey(a.cfg.SessionSecret, models.KeySignedLinks))); err != nil {
+	if err := a.store.SetPassword(ctx, acc, password, "cli", models.Client{}, "", handlers.ComposeChanged(ctx, a.cfg.BaseURL)); err != nil {
 		return err
 	}
 	// Try to deliver the notification now; if SMTP is down it stays queued

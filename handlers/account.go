@@ -28,6 +28,7 @@ var eventLabels = map[string]string{
 	models.EventResetRequested:  "Password reset requested",
 	models.EventResetCompleted:  "Password reset completed",
 	models.EventSessionsRevoked: "Signed out other devices",
+	models.EventNotMe:           "“This wasn't me”: password locked, every device signed out",
 }
 
 func (h *Handler) account(c echo.Context) error {

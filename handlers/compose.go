@@ -42,12 +42,13 @@ func (h *Handler) composeReset(c echo.Context) models.ComposeReset {
 
 // composeChanged renders the "password changed" email.
 func (h *Handler) composeChanged(c echo.Context) models.ComposeChanged {
-	return ComposeChanged(c.Request().Context(), h.baseURL, h.notMeKey)
+	return ComposeChanged(c.Request().Context(), h.baseURL)
 }
 
 // ComposeChanged renders the "password changed" email for links on
-// baseURL; the CLI uses it too. notMeKey signs the "this wasn't me" link.
-func ComposeChanged(ctx context.Context, baseURL *url.URL, notMeKey []byte) models.ComposeChanged {
+// baseURL; the CLI uses it too. The store mints the "this wasn't me"
+// token.
+func ComposeChanged(ctx context.Context, baseURL *url.URL) models.ComposeChanged {
 	return func(m models.ChangedMail) (models.Message, error) {
 		how := map[string]string{"reset": "a password reset", "change": "the account page", "cli": "an administrator"}[m.How]
 		vm := email.Changed{
@@ -55,7 +56,7 @@ func ComposeChanged(ctx context.Context, baseURL *url.URL, notMeKey []byte) mode
 			IP:       m.Client.IP,
 			Device:   device(m.Client.UserAgent),
 			How:      how,
-			NotMeURL: NotMeLink(baseURL, notMeKey, m.Account.ID, m.When),
+			NotMeURL: NotMeLink(baseURL, m.NotMeToken),
 		}
 		if m.Client.IP == "" {
 			vm.IP = "the server's command line"

@@ -65,8 +65,9 @@ func (h *Handler) sampleEmails(ctx context.Context) (map[string]models.Message, 
 	if err != nil {
 		return nil, err
 	}
-	changed, err := ComposeChanged(ctx, h.baseURL, h.notMeKey)(models.ChangedMail{
+	changed, err := ComposeChanged(ctx, h.baseURL)(models.ChangedMail{
 		Account: &models.Account{ID: 1, Email: "ann@example.com"}, When: now, Client: client, How: "reset",
+		NotMeToken: "SAMPLE-TOKEN-not-a-real-one",
 	})
 	if err != nil {
 		return nil, err

@@ -60,7 +60,6 @@ type Handler struct {
 	proxies  []*net.IPNet
 	maxBody  int64
 	version  string
-	notMeKey []byte
 	metrics  *metrics.Metrics
 	cache    pageCache
 	// idPrefix and idCounter make request ids.
@@ -79,8 +78,7 @@ func New(d Deps) (*Handler, error) {
 		store: d.Store, log: d.Log, baseURL: d.BaseURL, secure: secure,
 		devMode: d.DevMode, mailbox: d.Mailbox, assets: assets,
 		proxies: d.TrustedProxies, maxBody: d.MaxBodyBytes, version: d.Version,
-		notMeKey: models.DeriveKey(d.Secret, models.KeySignedLinks),
-		metrics:  d.Metrics,
+		metrics: d.Metrics,
 	}
 	prefix := make([]byte, 4)
 	_, _ = rand.Read(prefix) // crypto/rand.Read never fails (Go 1.24+).

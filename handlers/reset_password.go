@@ -34,6 +34,9 @@ func (h *Handler) resetPage(c echo.Context) error {
 		sess := h.visitorSession(c)
 		sess.Values[keyResetHash] = hash
 		h.saveVisitor(c, sess)
+		// The answer sets the cookie that now stands for the code: no
+		// cache may keep it (or replay it to someone else).
+		c.Response().Header().Set("Cache-Control", "no-store")
 		return c.Redirect(http.StatusSeeOther, "/account/reset-password")
 	}
 	hash := h.pendingReset(c)

@@ -2,7 +2,9 @@ package models
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -15,12 +17,54 @@ import (
 type Account struct {
 	bun.BaseModel `bun:"table:accounts"`
 
-	ID              int64      `bun:"id,pk,autoincrement"`
+	ID int64 `bun:"id,pk,autoincrement"`
+	// PublicID is the account's stable opaque id (32 lower-case hex
+	// digits, 128 random bits): the one to show outside the server, since
+	// ID is sequential. Set on insert (see BeforeAppendModel).
+	PublicID        string     `bun:"public_id,notnull"`
 	Email           string     `bun:"email,notnull"`
 	PasswordHash    string     `bun:"password_hash,notnull"`
 	EmailVerifiedAt *time.Time `bun:"email_verified_at"`
-	CreatedAt       time.Time  `bun:"created_at,notnull"`
-	UpdatedAt       time.Time  `bun:"updated_at,notnull"`
+	// PasswordLockedAt is set when the owner reports "this wasn't me": the
+	// password then signs nobody in until a new one is set.
+	PasswordLockedAt *time.Time `bun:"password_locked_at"`
+	CreatedAt        time.Time  `bun:"created_at,notnull"`
+	UpdatedAt        time.Time  `bun:"updated_at,notnull"`
+}
+
+var _ bun.BeforeAppendModelHook = (*Account)(nil)
+
+// BeforeAppendModel gives an account being inserted its public id, so
+// every insert path (registration, the CLI, bulk loads) has one.
+func (a *Account) BeforeAppendModel(_ context.Context, q bun.Query) error {
+	if _, ok := q.(*bun.InsertQuery); ok && a.PublicID == "" {
+		a.PublicID = NewPublicID()
+	}
+	return nil
+}
+
+// publicIDBytes is the size of a public id before hex encoding.
+const publicIDBytes = 16
+
+// NewPublicID returns a fresh opaque account id: 128 bits from
+// crypto/rand, lower-case hex.
+func NewPublicID() string {
+	b := make([]byte, publicIDBytes)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+).
+	return hex.EncodeToString(b)
+}
+
+// AccountByPublicID finds an account by its public id.
+func AccountByPublicID(ctx context.Context, db bun.IDB, publicID string) (*Account, error) {
+	acc := new(Account)
+	err := db.NewSelect().Model(acc).Where("public_id = ?", publicID).Limit(1).Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("account by public id: %w", err)
+	}
+	return acc, nil
 }
 
 // Message is a rendered email ready to queue.
@@ -39,6 +83,9 @@ type ChangedMail struct {
 	Client  Client
 	// How is "reset", "change" or "cli".
 	How string
+	// NotMeToken is the sealed one-time token of the email's "this wasn't
+	// me" link, minted by the store (see ConfirmNotMe).
+	NotMeToken string
 }
 
 // ComposeChanged renders a password-changed notification.
@@ -97,8 +144,9 @@ func (s *Store) Register(ctx context.Context, email, password string, client Cli
 // Authenticate checks an address and a normalised password. Unknown
 // addresses pay for one dummy argon2id check and get the same
 // ErrBadCredentials as a wrong password (which also returns the account,
-// for SignInFailed's event). A hash made with old parameters is
-// upgraded on success.
+// for SignInFailed's event). So does a locked password ("this wasn't
+// me"), right or wrong, after the same one check. A hash made with old
+// parameters is upgraded on success.
 func (s *Store) Authenticate(ctx context.Context, email, password string, client Client) (*Account, error) {
 	acc, err := AccountByEmail(ctx, s.DB, email)
 	if errors.Is(err, ErrNotFound) {
@@ -114,7 +162,7 @@ func (s *Store) Authenticate(ctx context.Context, email, password string, client
 	if err != nil {
 		return nil, fmt.Errorf("authenticate: %w", err)
 	}
-	if !ok {
+	if !ok || acc.PasswordLockedAt != nil {
 		// The failed attempt is recorded by SignInFailed, with the counters,
 		// in one transaction: the same writes as for an unknown address
 		// but for the event row.
@@ -143,7 +191,7 @@ func (s *Store) CheckPassword(ctx context.Context, acc *Account, password string
 	if err != nil {
 		return fmt.Errorf("check password: %w", err)
 	}
-	if !ok {
+	if !ok || acc.PasswordLockedAt != nil {
 		return ErrWrongPassword
 	}
 	return nil
@@ -170,10 +218,16 @@ func (s *Store) SetPassword(ctx context.Context, acc *Account, password, how str
 	return nil
 }
 
-// applyNewPassword is the shared body of SetPassword and CompleteReset.
+// applyNewPassword is the shared body of SetPassword and CompleteReset. A
+// new password also lifts a "this wasn't me" lock.
 func (s *Store) applyNewPassword(ctx context.Context, tx bun.Tx, q *queued, acc *Account, hash, how string, client Client, now time.Time, keepSession string, compose ComposeChanged) error {
+	token, err := s.notMeToken(acc, now)
+	if err != nil {
+		return err
+	}
 	upd := tx.NewUpdate().Model((*Account)(nil)).
 		Set("password_hash = ?", hash).
+		Set("password_locked_at = NULL").
 		Set("updated_at = ?", now).
 		Where("id = ?", acc.ID)
 	if how == "reset" {
@@ -184,6 +238,7 @@ func (s *Store) applyNewPassword(ctx context.Context, tx bun.Tx, q *queued, acc 
 		return fmt.Errorf("update hash: %w", err)
 	}
 	acc.PasswordHash = hash
+	acc.PasswordLockedAt = nil
 	if _, err := tx.NewUpdate().Model((*PasswordReset)(nil)).
 		Set("used_at = ?", now).
 		Where("account_id = ? AND used_at IS NULL", acc.ID).
@@ -204,7 +259,7 @@ func (s *Store) applyNewPassword(ctx context.Context, tx bun.Tx, q *queued, acc 
 	if err := RecordEvent(ctx, tx, acc.ID, kind, client, now); err != nil {
 		return err
 	}
-	msg, err := compose(ChangedMail{Account: acc, When: now, Client: client, How: how})
+	msg, err := compose(ChangedMail{Account: acc, When: now, Client: client, How: how, NotMeToken: token})
 	if err != nil {
 		return fmt.Errorf("compose changed mail: %w", err)
 	}

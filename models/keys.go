@@ -69,3 +69,7 @@ func (s *Sealer) Open(sealed, associated []byte) ([]byte, error) {
 	}
 	return out, nil
 }
+
+// KeyLinkTokens is the purpose label of the key that seals one-time link
+// tokens ("this wasn't me"), so a token reveals nothing about its account.
+const KeyLinkTokens = "latchkey/v1/link-tokens-aead" // #nosec G101 -- a public HKDF label, not a secret

@@ -17,6 +17,7 @@ var (
 	ErrResetInvalid    = errors.New("reset code unknown, used or expired")
 	ErrWrongPassword   = errors.New("current password is incorrect")
 	ErrSessionNotFound = errors.New("session not found or expired")
+	ErrLinkInvalid     = errors.New("link unknown, used or expired")
 )
 
 // Store gives the account flows their dependencies: the database, the
@@ -37,6 +38,9 @@ type Store struct {
 	// OnEnqueue, if set, is called after a transaction that queued email
 	// commits, to wake the outbox worker without waiting for its poll.
 	OnEnqueue func()
+	// Links seals the tokens of one-time emailed links ("this wasn't
+	// me"); its key is derived with KeyLinkTokens.
+	Links *Sealer
 
 	stmts statements // prepared statements on DB (see prepared.go)
 }

@@ -175,8 +175,12 @@ func NewStore(t testing.TB, db *bun.DB, clock *Clock) *models.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
+	links, err := models.NewSealer(models.DeriveKey([]byte(TestSecret), models.KeyLinkTokens))
+	if err != nil {
+		t.Fatal(err)
+	}
 	return &models.Store{
-		DB: db, Hasher: hasher, Sealer: sealer, Clock: clock.Now, ResetTTL: time.Hour,
+		DB: db, Hasher: hasher, Sealer: sealer, Links: links, Clock: clock.Now, ResetTTL: time.Hour,
 		SessionIdle: 30 * time.Minute, SessionMax: 12 * time.Hour, Limits: models.DefaultLimits(),
 	}
 }
