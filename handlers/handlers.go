@@ -61,6 +61,7 @@ type Handler struct {
 	maxBody  int64
 	version  string
 	notMeKey []byte
+	devices  *models.DeviceCookies
 	metrics  *metrics.Metrics
 	cache    pageCache
 	// idPrefix and idCounter make request ids.
@@ -80,6 +81,7 @@ func New(d Deps) (*Handler, error) {
 		devMode: d.DevMode, mailbox: d.Mailbox, assets: assets,
 		proxies: d.TrustedProxies, maxBody: d.MaxBodyBytes, version: d.Version,
 		notMeKey: models.DeriveKey(d.Secret, models.KeySignedLinks),
+		devices:  models.NewDeviceCookies(d.Secret),
 		metrics:  d.Metrics,
 	}
 	prefix := make([]byte, 4)

@@ -13,11 +13,11 @@ import (
 // Purpose labels for keys derived from SESSION_SECRET. Each purpose gets its
 // own key so that a key recovered from one use opens nothing else.
 const (
-	KeyCookieHash    = "latchkey/v1/cookie-hash"
-	KeyCookieBlock   = "latchkey/v1/cookie-block"
-	KeyOutbox        = "latchkey/v1/outbox-aead"
-	KeySignedLinks   = "latchkey/v1/signed-links"
-	KeySessionLookup = "latchkey/v1/session-lookup"
+	KeyCookieHash   = "latchkey/v1/cookie-hash"
+	KeyCookieBlock  = "latchkey/v1/cookie-block"
+	KeyOutbox       = "latchkey/v1/outbox-aead"
+	KeySignedLinks  = "latchkey/v1/signed-links"
+	KeyDeviceCookie = "latchkey/v1/device-cookie"
 )
 
 // DeriveKey derives a 32-byte key for one purpose from the master secret
