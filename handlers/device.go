@@ -31,9 +31,10 @@ func (h *Handler) trustedDevice(c echo.Context, email string) models.Device {
 
 // setDeviceCookie gives the browser, after a successful sign-in, a device
 // cookie for the address: a fresh nonce each time, so the device's failure
-// count starts afresh. It outlives sessions and sign-outs on purpose.
+// count starts afresh. It outlives the session on purpose; a sign-out's
+// Clear-Site-Data: "cookies" does remove it in browsers that honour that.
 func (h *Handler) setDeviceCookie(c echo.Context, email string) {
-	c.SetCookie(&http.Cookie{
+	c.SetCookie(&http.Cookie{ // #nosec G124 -- Secure follows BASE_URL: plain http in dev mode cannot carry it
 		Name:     deviceCookieName(h.secure),
 		Value:    h.devices.Issue(email, h.store.Now()),
 		Path:     "/",
