@@ -47,7 +47,7 @@ func (h *Handler) forgotPassword(c echo.Context) error {
 		return show(http.StatusUnprocessableEntity, views.ForgotForm{Email: raw, Errors: views.Errors{"email": fieldMessage(verr)}, Focus: "email"})
 	}
 	ctx := c.Request().Context()
-	if err := h.store.Allow(ctx, "forgot-ip:"+c.RealIP(), h.store.Limits.ResetPostsPerMinute, time.Minute); err != nil {
+	if err := h.store.AllowForgotPost(ctx, c.RealIP()); err != nil {
 		return err
 	}
 	if err := h.store.RequestReset(ctx, email, client(c), h.composeReset(c)); err != nil {

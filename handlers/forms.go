@@ -11,9 +11,6 @@ import (
 	"latchkey/models"
 )
 
-// maxFieldBytes caps any single text field before validation.
-const maxFieldBytes = 4096
-
 // form is a parsed, checked urlencoded body.
 type form struct{ values url.Values }
 
@@ -38,9 +35,12 @@ func parseForm(c echo.Context) (*form, error) {
 	return &form{values: r.PostForm}, nil
 }
 
-// text returns one field's value. A field sent twice, over the size cap,
-// not valid UTF-8 or holding control characters is a 400: no honest form
-// sends that.
+// text returns one field's value. A field sent twice, not valid UTF-8 or
+// holding control characters is a 400: no honest form sends that. Length
+// is not checked here: an over-long field is a validation error like any
+// other (422, the form again, the message next to the field), so each
+// field's validator bounds it (NormalizeEmail, CheckPasswordPolicy,
+// ParseCode…) before any costly work; the body cap (413) bounds them all.
 func (f *form) text(name string) (string, error) {
 	vals := f.values[name]
 	switch len(vals) {
@@ -51,9 +51,6 @@ func (f *form) text(name string) (string, error) {
 		return "", echo.NewHTTPError(http.StatusBadRequest, "duplicated field")
 	}
 	v := vals[0]
-	if len(v) > maxFieldBytes {
-		return "", echo.NewHTTPError(http.StatusRequestEntityTooLarge)
-	}
 	if !models.CleanText(v) {
 		return "", echo.NewHTTPError(http.StatusBadRequest, "invalid characters")
 	}

@@ -60,6 +60,7 @@ type Handler struct {
 	proxies  []*net.IPNet
 	maxBody  int64
 	version  string
+	devices  *models.DeviceCookies
 	metrics  *metrics.Metrics
 	cache    pageCache
 	// idPrefix and idCounter make request ids.
@@ -78,6 +79,7 @@ func New(d Deps) (*Handler, error) {
 		store: d.Store, log: d.Log, baseURL: d.BaseURL, secure: secure,
 		devMode: d.DevMode, mailbox: d.Mailbox, assets: assets,
 		proxies: d.TrustedProxies, maxBody: d.MaxBodyBytes, version: d.Version,
+		devices: models.NewDeviceCookies(d.Secret),
 		metrics: d.Metrics,
 	}
 	prefix := make([]byte, 4)

@@ -41,6 +41,9 @@ func (in *loginInput) validate() (string, views.Errors) {
 	if in.password == "" {
 		errs["password"] = "Enter your password."
 	} else if len(in.password) > models.MaxPasswordBytes {
+		// No password that long was ever accepted: refused without hashing
+		// or counting, with the one neutral message (it depends on the
+		// field alone, so it tells nothing about the address).
 		errs["password"] = signInFailed
 	}
 	return email, errs
@@ -72,8 +75,9 @@ func (h *Handler) login(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	// The attempt is reserved before any hashing, the same way for known
-	// and unknown addresses.
-	if err := h.store.SignInAttempt(ctx, email, c.RealIP()); err != nil {
+	// and unknown addresses; a device cookie from an earlier sign-in to
+	// this address spares the owner the back-off strangers cause.
+	if err := h.store.SignInAttempt(ctx, email, c.RealIP(), h.trustedDevice(c, email)); err != nil {
 		return err
 	}
 	acc, err := h.store.Authenticate(ctx, email, models.NormalizePassword(in.password), client(c))
@@ -98,6 +102,7 @@ func (h *Handler) login(c echo.Context) error {
 	if err := h.startSession(c, id, row); err != nil {
 		return err
 	}
+	h.setDeviceCookie(c, acc.Email)
 	to := in.next
 	if to == "" {
 		to = "/account"

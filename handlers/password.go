@@ -10,6 +10,9 @@ import (
 	"latchkey/views"
 )
 
+// wrongCurrent answers a current password that does not match.
+const wrongCurrent = "That is not your current password."
+
 func (h *Handler) changePasswordPage(c echo.Context) error {
 	row, err := requireAccount(c)
 	if err != nil {
@@ -45,6 +48,9 @@ func (h *Handler) changePassword(c echo.Context) error {
 	errs := views.Errors{}
 	if vals["current_password"] == "" {
 		errs["current_password"] = "Enter your current password."
+	} else if len(vals["current_password"]) > models.MaxPasswordBytes {
+		// No password that long was ever set: refused without hashing.
+		errs["current_password"] = wrongCurrent
 	}
 	password, ferr := models.CheckPasswordPolicy(vals["password"], acc.Email)
 	if ferr != nil {
@@ -57,7 +63,7 @@ func (h *Handler) changePassword(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	// Guessing the current password is throttled like sign-in.
-	if err := h.store.SignInAttempt(ctx, acc.Email, c.RealIP()); err != nil {
+	if err := h.store.SignInAttempt(ctx, acc.Email, c.RealIP(), h.trustedDevice(c, acc.Email)); err != nil {
 		return err
 	}
 	if err := h.store.CheckPassword(ctx, acc, models.NormalizePassword(vals["current_password"])); err != nil {
@@ -65,7 +71,7 @@ func (h *Handler) changePassword(c echo.Context) error {
 			if err := h.store.SignInFailed(ctx, client(c), acc); err != nil {
 				return err
 			}
-			return fail(views.Errors{"current_password": "That is not your current password."})
+			return fail(views.Errors{"current_password": wrongCurrent})
 		}
 		return err
 	}

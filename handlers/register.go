@@ -3,7 +3,6 @@ package handlers
 import (
 	"errors"
 	"net/http"
-	"time"
 
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
@@ -77,7 +76,7 @@ func (h *Handler) register(c echo.Context) error {
 		return fail(errs)
 	}
 	ctx := c.Request().Context()
-	if err := h.store.Allow(ctx, "register-ip:"+c.RealIP(), h.store.Limits.RegistrationsPerHour, time.Hour); err != nil {
+	if err := h.store.AllowRegistration(ctx, c.RealIP()); err != nil {
 		return err
 	}
 	acc, err := h.store.Register(ctx, email, password, client(c))
@@ -87,7 +86,8 @@ func (h *Handler) register(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	id, row, err := h.store.SignIn(ctx, acc, client(c))
+	// Not SignIn: no attempt was reserved, so there is nothing to refund.
+	id, row, err := h.store.SignInNewAccount(ctx, acc, client(c))
 	if err != nil {
 		return err
 	}
@@ -95,6 +95,7 @@ func (h *Handler) register(c echo.Context) error {
 	if err := h.startSession(c, id, row); err != nil {
 		return err
 	}
+	h.setDeviceCookie(c, acc.Email)
 	if err := h.setFlash(c, "success", "Welcome! Your account is ready."); err != nil {
 		return err
 	}

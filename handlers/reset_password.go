@@ -3,7 +3,6 @@ package handlers
 import (
 	"errors"
 	"net/http"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -66,7 +65,7 @@ func (h *Handler) resetPassword(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	if err := h.store.Allow(ctx, "reset-ip:"+c.RealIP(), h.store.Limits.ResetPostsPerMinute, time.Minute); err != nil {
+	if err := h.store.AllowResetPost(ctx, c.RealIP()); err != nil {
 		return err
 	}
 	var hash string

@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -15,7 +14,7 @@ import (
 // apart from the submits' limits.
 
 func (h *Handler) validateLimit(c echo.Context) error {
-	return h.store.Allow(c.Request().Context(), "validate-ip:"+c.RealIP(), h.store.Limits.ValidationsPerMinute, time.Minute)
+	return h.store.AllowValidation(c.Request().Context(), c.RealIP())
 }
 
 func (h *Handler) validateEmail(c echo.Context) error {

@@ -6,3 +6,6 @@ func PreparedStatements(s *Store) int {
 	defer s.stmts.mu.Unlock()
 	return len(s.stmts.bySQL)
 }
+
+// IPKey is ipKey, for its table test.
+var IPKey = ipKey

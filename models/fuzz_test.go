@@ -33,7 +33,8 @@ func FuzzNormalizeEmail(f *testing.F) {
 }
 
 func FuzzPasswordPolicy(f *testing.F) {
-	for _, s := range []string{"correct horse battery staple", "password1", "ＰＡＳＳＷＯＲＤ１", "ﬁnest passphrase", "\x00\x01", "é", strings.Repeat("x", 300)} {
+	for _, s := range []string{"correct horse battery staple", "password1", "ＰＡＳＳＷＯＲＤ１", "ﬁnest passphrase", "\x00\x01", "é", strings.Repeat("x", 300),
+		"\ufdfa", strings.Repeat("\ufdfa", 8), strings.Repeat("\ufdfa", 15), strings.Repeat("e\u0301", 4)} {
 		f.Add(s, "ann@example.com")
 	}
 	f.Fuzz(func(t *testing.T, pw, email string) {
@@ -44,9 +45,10 @@ func FuzzPasswordPolicy(f *testing.F) {
 			}
 			return
 		}
-		n := utf8.RuneCountInString(out)
-		if n < models.MinPasswordRunes || n > models.MaxPasswordRunes || !utf8.ValidString(out) {
-			t.Fatalf("accepted %q (%d runes)", out, n)
+		// The minimum holds on what was typed, the maximum on both forms.
+		typed, n := utf8.RuneCountInString(pw), utf8.RuneCountInString(out)
+		if typed < models.MinPasswordRunes || typed > models.MaxPasswordRunes || n > models.MaxPasswordRunes || !utf8.ValidString(out) {
+			t.Fatalf("accepted %q (%d runes typed, %d normalised)", pw, typed, n)
 		}
 		if out != models.NormalizePassword(out) {
 			t.Fatalf("accepted password is not NFKC-stable: %q", out)

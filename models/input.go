@@ -16,9 +16,10 @@ const (
 	MaxLocalPartLength = 64
 	MinPasswordRunes   = 8
 	MaxPasswordRunes   = 256
-	// MaxPasswordBytes bounds the raw field before normalisation: 256 code
-	// points of at most 4 bytes, with room for NFKC expanding compatibility
-	// characters.
+	// MaxPasswordBytes bounds the raw field in bytes, before anything
+	// walks it: four times what MaxPasswordRunes code points can take, so
+	// a longer field is too long whatever it holds. Sign-in refuses a
+	// longer password without hashing it: none can ever have been set.
 	MaxPasswordBytes = 4096
 	codeBytes        = 32
 )

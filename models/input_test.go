@@ -55,12 +55,26 @@ func TestPasswordPolicy(t *testing.T) {
 		{"correct horse battery staple", "a@example.com", nil},
 		{strings.Repeat("é", 256), "a@example.com", nil},
 		{"lowercaseonlyisfine", "a@example.com", nil},
+		// Length is counted as typed: U+FDFA is one code point that NFKC
+		// expands to 18; it must not pass for an 18-character password.
+		{"\ufdfa", "a@example.com", models.ErrPasswordShort},
+		{strings.Repeat("\ufdfa", 7), "a@example.com", models.ErrPasswordShort},
+		{strings.Repeat("\ufdfa", 8), "a@example.com", nil}, // 8 typed, 144 after NFKC
+		// ...and the maximum holds on both forms: 15 typed, 270 after NFKC.
+		{strings.Repeat("\ufdfa", 15), "a@example.com", models.ErrPasswordLong},
+		{strings.Repeat("a", 257), "a@example.com", models.ErrPasswordLong},
+		{strings.Repeat("a", 10000), "a@example.com", models.ErrPasswordLong},
+		// Eight typed code points that NFKC composes into four.
+		{strings.Repeat("e\u0301", 4), "a@example.com", nil},
 	}
 	for _, c := range cases {
 		_, err := models.CheckPasswordPolicy(c.pw, c.email)
 		if err != c.err {
 			t.Errorf("%q: got %v, want %v", c.pw, err, c.err)
 		}
+	}
+	if s := models.Strength(strings.Repeat("\ufdfa", 3), "a@example.com"); s != 0 {
+		t.Errorf("three typed characters scored %d, want 0 (too weak)", s)
 	}
 	// The same normalisation on set and check.
 	a, _ := models.CheckPasswordPolicy("ﬁnest passphrase", "x@example.com")

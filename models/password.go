@@ -174,17 +174,23 @@ var (
 	ErrPasswordPersonal = &FieldError{"password", "Do not use your email address or the product's name in your password."}
 )
 
-// CheckPasswordPolicy applies the policy (NIST SP 800-63B): length after
-// NFKC, no composition rules, no common passwords, nothing taken from the
-// address or the product name. It returns the normalised password.
+// CheckPasswordPolicy applies the policy (NIST SP 800-63B): no composition
+// rules, no common passwords, nothing taken from the address or the
+// product name, and a length counted as the user typed it: at least
+// MinPasswordRunes code points before normalisation (NFKC expands some
+// single characters, U+FDFA into 18, which must not pass for a long
+// password) and at most MaxPasswordRunes both before and after it (so the
+// hash never sees more). It returns the normalised password.
 func CheckPasswordPolicy(raw, email string) (string, *FieldError) {
 	if raw == "" {
 		return "", ErrPasswordRequired
 	}
-	if len(raw) > MaxPasswordBytes || !utf8.ValidString(raw) {
-		if len(raw) > MaxPasswordBytes {
-			return "", ErrPasswordLong
-		}
+	// The byte bound comes first so nothing below ever walks a huge field:
+	// over MaxPasswordBytes is over MaxPasswordRunes code points too.
+	if len(raw) > MaxPasswordBytes {
+		return "", ErrPasswordLong
+	}
+	if !utf8.ValidString(raw) {
 		return "", ErrPasswordInvalid
 	}
 	// The same bar as every form field (so a password set from the CLI can
@@ -192,12 +198,15 @@ func CheckPasswordPolicy(raw, email string) (string, *FieldError) {
 	if !CleanText(raw) || strings.ContainsRune(raw, '\t') {
 		return "", ErrPasswordInvalid
 	}
-	pw := NormalizePassword(raw)
-	n := utf8.RuneCountInString(pw)
-	if n < MinPasswordRunes {
+	typed := utf8.RuneCountInString(raw)
+	if typed > MaxPasswordRunes {
+		return "", ErrPasswordLong
+	}
+	if typed < MinPasswordRunes {
 		return "", ErrPasswordShort
 	}
-	if n > MaxPasswordRunes {
+	pw := NormalizePassword(raw)
+	if utf8.RuneCountInString(pw) > MaxPasswordRunes {
 		return "", ErrPasswordLong
 	}
 	lower := strings.ToLower(pw)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -24,6 +25,10 @@ type Limits struct {
 	SignInFreeFailures   int
 	SignInFreeFailuresIP int
 	SignInMaxBlock       time.Duration
+	// SignInFreeFailuresDevice is how many sign-in attempts a trusted
+	// device cookie may make in an hour while exempt from the address's
+	// back-off; past it the cookie is treated like no cookie at all.
+	SignInFreeFailuresDevice int
 	// RegistrationsPerHour caps registration attempts per IP.
 	RegistrationsPerHour int
 	// ValidationsPerMinute caps the inline-validation endpoints per IP.
@@ -33,13 +38,14 @@ type Limits struct {
 // DefaultLimits are the documented defaults.
 func DefaultLimits() Limits {
 	return Limits{
-		ResetMailsPerHour:    3,
-		ResetPostsPerMinute:  10,
-		SignInFreeFailures:   5,
-		SignInFreeFailuresIP: 50,
-		SignInMaxBlock:       15 * time.Minute,
-		RegistrationsPerHour: 10,
-		ValidationsPerMinute: 300,
+		ResetMailsPerHour:        3,
+		ResetPostsPerMinute:      10,
+		SignInFreeFailures:       5,
+		SignInFreeFailuresIP:     50,
+		SignInMaxBlock:           15 * time.Minute,
+		SignInFreeFailuresDevice: 10,
+		RegistrationsPerHour:     10,
+		ValidationsPerMinute:     300,
 	}
 }
 
@@ -111,8 +117,52 @@ func resetLimit(ctx context.Context, db bun.IDB, key string) error {
 
 func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
 
+// ipKey maps a client address to the unit every per-IP limit counts: an
+// IPv4 address is itself (an IPv4-mapped IPv6 address is its IPv4), an
+// IPv6 address is its /64, since one subscriber usually holds a whole /64
+// and could otherwise rotate through 2^64 addresses. Anything that does
+// not parse (no proxy in front, a unix socket) is kept as it is.
+func ipKey(ip string) string {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil {
+		return clip(ip, 64)
+	}
+	addr = addr.WithZone("").Unmap()
+	if addr.Is4() {
+		return addr.String()
+	}
+	p, err := addr.Prefix(64)
+	if err != nil {
+		return clip(ip, 64) // unreachable: any IPv6 address has a /64
+	}
+	return p.String()
+}
+
+// AllowRegistration counts one registration attempt from ip.
+func (s *Store) AllowRegistration(ctx context.Context, ip string) error {
+	return s.Allow(ctx, "register-ip:"+ipKey(ip), s.Limits.RegistrationsPerHour, time.Hour)
+}
+
+// AllowForgotPost counts one forgot-password POST from ip.
+func (s *Store) AllowForgotPost(ctx context.Context, ip string) error {
+	return s.Allow(ctx, "forgot-ip:"+ipKey(ip), s.Limits.ResetPostsPerMinute, time.Minute)
+}
+
+// AllowResetPost counts one reset-password POST from ip.
+func (s *Store) AllowResetPost(ctx context.Context, ip string) error {
+	return s.Allow(ctx, "reset-ip:"+ipKey(ip), s.Limits.ResetPostsPerMinute, time.Minute)
+}
+
+// AllowValidation counts one inline-validation request from ip, against a
+// budget of its own.
+func (s *Store) AllowValidation(ctx context.Context, ip string) error {
+	return s.Allow(ctx, "validate-ip:"+ipKey(ip), s.Limits.ValidationsPerMinute, time.Minute)
+}
+
 // Allow counts one request for key against limit per window and returns a
-// *LimitedError when over it.
+// *LimitedError when over it. Per-IP limits go through the Allow… methods
+// above, which build the key; this is for keys of other kinds (a signed
+// link used once).
 func (s *Store) Allow(ctx context.Context, key string, limit int, window time.Duration) error {
 	ok, retry, err := hit(ctx, s.DB, key, limit, window, s.now())
 	if err != nil {
@@ -134,15 +184,36 @@ func (s *Store) Allow(ctx context.Context, key string, limit int, window time.Du
 // the others are refused. Known and unknown addresses are counted alike,
 // so throttling reveals nothing. A successful sign-in clears the address's
 // count (ClearSignInAttempts).
-func (s *Store) SignInAttempt(ctx context.Context, email, ip string) error {
+//
+// dev is the browser's device cookie, if it holds a valid one for this
+// address (DeviceCookies.Verify): such a browser has signed in to the
+// address before, so strangers' failures, which put the address in
+// back-off, do not lock it out. It has a budget of its own instead
+// (SignInFreeFailuresDevice attempts an hour, counted like the others);
+// past it the cookie counts for nothing. The per-IP limit always applies.
+func (s *Store) SignInAttempt(ctx context.Context, email, ip string, dev Device) error {
 	var refused *LimitedError
 	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx, _ *queued) error {
 		refused = nil
 		now := s.now()
-		for _, k := range []struct {
+		type limitKey struct {
 			key  string
 			free int
-		}{{"signin-fail:" + email, s.Limits.SignInFreeFailures}, {"signin-fail-ip:" + ip, s.Limits.SignInFreeFailuresIP}} {
+		}
+		var keys []limitKey
+		trusted := false
+		if dev.nonce != "" {
+			row, err := count(ctx, tx, "signin-device:"+dev.nonce, time.Hour, now)
+			if err != nil {
+				return err
+			}
+			trusted = row.Count <= s.Limits.SignInFreeFailuresDevice
+		}
+		if !trusted {
+			keys = append(keys, limitKey{"signin-fail:" + email, s.Limits.SignInFreeFailures})
+		}
+		keys = append(keys, limitKey{"signin-fail-ip:" + ipKey(ip), s.Limits.SignInFreeFailuresIP})
+		for _, k := range keys {
 			row, err := count(ctx, tx, k.key, time.Hour, now)
 			if err != nil {
 				return err
@@ -185,13 +256,14 @@ func (s *Store) SignInAttempt(ctx context.Context, email, ip string) error {
 }
 
 // clearSignInAttempts forgets the address's count and gives the IP back
-// the attempt a success used.
+// the attempt a success used. Only a success that SignInAttempt reserved
+// may call it: anything else (a registration) would refund a failure.
 func clearSignInAttempts(ctx context.Context, db bun.IDB, email, ip string) error {
 	if err := resetLimit(ctx, db, "signin-fail:"+email); err != nil {
 		return err
 	}
 	if _, err := db.NewUpdate().Model((*rateRow)(nil)).Set("count = count - 1").
-		Where("key = ? AND count > 0", "signin-fail-ip:"+ip).Exec(ctx); err != nil {
+		Where("key = ? AND count > 0", "signin-fail-ip:"+ipKey(ip)).Exec(ctx); err != nil {
 		return fmt.Errorf("sign-in attempts: %w", err)
 	}
 	return nil

@@ -96,6 +96,27 @@ func (s *Store) SignIn(ctx context.Context, acc *Account, client Client) (string
 	return id, sess, nil
 }
 
+// SignInNewAccount starts the first session of an account Register has
+// just created and records the sign-in. No password check was reserved
+// with SignInAttempt, so no sign-in counter is touched: clearing them here
+// would let anyone wipe an IP's failed sign-ins by registering accounts.
+func (s *Store) SignInNewAccount(ctx context.Context, acc *Account, client Client) (string, *Session, error) {
+	var id string
+	var sess *Session
+	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx, _ *queued) error {
+		var err error
+		id, sess, err = s.CreateSession(ctx, tx, acc.ID, client)
+		if err != nil {
+			return err
+		}
+		return RecordEvent(ctx, tx, acc.ID, EventSignIn, client, s.now())
+	})
+	if err != nil {
+		return "", nil, fmt.Errorf("sign in new account: %w", err)
+	}
+	return id, sess, nil
+}
+
 // LoadSession finds the live session for a raw id, with its account, enforcing the idle and
 // absolute lifetimes; an expired row is deleted. last_seen is refreshed at
 // most once a minute.
