@@ -70,9 +70,10 @@ func (e *envList) Set(v string) error {
 type plan struct {
 	freshRuns, coldRuns int
 	// enumRequests is the number of requests of each enumeration test
-	// (forgot-password, sign-in), half of them for the enumRequests/2
-	// seeded accounts, each address used once (well within the hourly
-	// allowance of reset mails and free failed sign-ins per address).
+	// (forgot-password, sign-in), half of them for seeded accounts, each
+	// address used once (well within the hourly allowances of reset
+	// mails and of free failed sign-ins per address); enumRequests
+	// accounts are seeded, half for either test.
 	enumRequests int
 	emailSamples int
 	hashSamples  int

@@ -123,9 +123,10 @@ func (b *bench) runDialect(ctx context.Context, dialect string) ([]row, error) {
 			context: fmt.Sprintf("anonymous %s + file-backed %s (bare %s + %s)", mb(idle.anon), mb(idle.file), mb(bareIdle.anon), mb(bareIdle.file))},
 	)
 
-	// Accounts: the enumeration tests (each used once by each), sign-ins;
-	// email latency.
-	known := make([]string, b.plan.enumRequests/2)
+	// Accounts: forgot-password enumeration (the first half, each once),
+	// sign-in enumeration (the second half, each once, so neither test
+	// sees what the other left behind), sign-ins (all); email latency.
+	known := make([]string, b.plan.enumRequests/2*2)
 	for i := range known {
 		known[i] = fmt.Sprintf("k%05d@bench.example", i)
 	}
@@ -333,14 +334,15 @@ func (b *bench) pageThroughput(ctx context.Context, srv *proc, _, _ []string) ([
 
 // forgotPassword plays an attacker timing forgot-password to learn which
 // addresses have an account: plan.enumRequests posts, half for seeded
-// accounts and half for addresses without one (same length), in random
+// accounts (the first half of known) and half for addresses without one (same length), in random
 // order, each address once (so every known one gets its reset mail: no
 // hourly allowance is spent), each from a client address of its own (the
 // per-IP limit), from a few connections at once. The row is the accuracy
 // of the best latency threshold (see enumRow).
 func (b *bench) forgotPassword(ctx context.Context, srv *proc, known, _ []string) ([]row, error) {
 	const workers = 8
-	n := 2 * len(known)
+	n := len(known)
+	known = known[:n/2]
 	b.progress("forgot-password enumeration: %d posts, known and unknown addresses in random order, %d connections", n, workers)
 	hc := newClient(workers)
 	before := b.sink.count()
@@ -373,14 +375,15 @@ func (b *bench) forgotPassword(ctx context.Context, srv *proc, known, _ []string
 
 // signInEnumeration plays an attacker timing sign-ins with a wrong
 // password to learn which addresses have an account: plan.enumRequests
-// posts, half for seeded accounts and half for addresses without one, in
+// posts, half for seeded accounts (the second half of known) and half for addresses without one, in
 // random order, each address once (the per-address back-off starts after
 // five failures an hour) and each from a client address of its own (the
 // per-IP one), from HASH_CONCURRENCY connections, so no request waits for
 // a hash slot (the attacker's least noisy choice short of one at a time).
 func (b *bench) signInEnumeration(ctx context.Context, srv *proc, known, _ []string) ([]row, error) {
 	workers := b.hashConcurrency
-	n := 2 * len(known)
+	n := len(known)
+	known = known[n/2:]
 	b.progress("sign-in enumeration: %d wrong-password sign-ins, known and unknown addresses in random order, %d connections", n, workers)
 	hc := newClient(workers)
 	const wrong = "bench: correct horse battery Staple" // the seeded password but one letter
