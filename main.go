@@ -357,7 +357,8 @@ func readPassword(stdin io.Reader) (string, error) {
 func cliCredentials(rawEmail string, stdin io.Reader) (email, password string, err error) {
 	email, err = models.NormalizeEmail(rawEmail)
 	if err != nil {
-		return "", "", fmt.Errorf("email: %w", err)
+		// A *FieldError already reads "email: …".
+		return "", "", err
 	}
 	raw, err := readPassword(stdin)
 	if err != nil {
@@ -406,6 +407,6 @@ func userSetPassword(ctx context.Context, a *app, rawEmail string, stdin io.Read
 	sendCtx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	a.worker.DrainOnce(sendCtx)
-	fmt.Fprintln(stdout, "password set for", email, "; every session signed out")
+	fmt.Fprintf(stdout, "password set for %s; every session signed out\n", email)
 	return nil
 }
