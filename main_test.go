@@ -73,7 +73,7 @@ func TestCLIUserCommands(t *testing.T) {
 				code := run(args, strings.NewReader(stdin), &out, &errb, e)
 				return code, out.String(), errb.String()
 			}
-			if code, out, errs := cli("", "migrate"); code != 0 || !strings.Contains(out, "migrations applied: 1") {
+			if code, out, errs := cli("", "migrate"); code != 0 || !strings.Contains(out, "migrations applied: ") || strings.Contains(out, "applied: 0") {
 				t.Fatalf("migrate: %d %q %q", code, out, errs)
 			}
 			if code, _, errs := cli("correct horse battery staple\n", "user", "create", "Cli@Example.com"); code != 0 {

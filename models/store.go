@@ -37,6 +37,10 @@ type Store struct {
 	// OnEnqueue, if set, is called after a transaction that queued email
 	// commits, to wake the outbox worker without waiting for its poll.
 	OnEnqueue func()
+	// OnQueued, if set, is given the outbox ids of the mail a transaction
+	// queued, once it has committed: the CLI sends exactly the messages
+	// it queued itself, and never claims another.
+	OnQueued func(ids []int64)
 
 	stmts statements // prepared statements on DB (see prepared.go)
 }
@@ -65,11 +69,18 @@ func (s *Store) inTx(ctx context.Context, fn func(ctx context.Context, tx bun.Tx
 	if err == nil && q.mail && s.OnEnqueue != nil {
 		s.OnEnqueue()
 	}
+	if err == nil && len(q.ids) > 0 && s.OnQueued != nil {
+		s.OnQueued(q.ids)
+	}
 	return err
 }
 
-// queued records, within a transaction, whether mail was queued.
-type queued struct{ mail bool }
+// queued records, within a transaction, whether mail was queued and the
+// ids of the outbox rows.
+type queued struct {
+	mail bool
+	ids  []int64
+}
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
