@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -72,6 +73,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	if cmd != "serve" {
+		if err := requireSharedSecret(cfg); err != nil {
+			fmt.Fprintln(stderr, "latchkey:", err)
+			return 2
+		}
+	}
+
 	var runErr error
 	switch {
 	case cmd == "serve":
@@ -121,7 +129,8 @@ type app struct {
 // worker, runs fn and closes everything.
 func withApp(ctx context.Context, cfg *Config, log *slog.Logger, fn func(*app) error) error {
 	secret := cfg.SessionSecret
-	if secret == nil {
+	fromEnv := secret != nil
+	if !fromEnv {
 		var err error
 		if secret, err = devSecret("data"); err != nil {
 			return err
@@ -135,6 +144,13 @@ func withApp(ctx context.Context, cfg *Config, log *slog.Logger, fn func(*app) e
 	defer db.Close()
 	n, err := models.Migrate(ctx, db)
 	if err != nil {
+		return err
+	}
+	if err := models.CheckSecret(ctx, db, secret); err != nil {
+		if errors.Is(err, models.ErrSecretMismatch) && !fromEnv {
+			return fmt.Errorf("%w (SESSION_SECRET is unset, so the dev secret in %s was used; set SESSION_SECRET to the server's)",
+				err, filepath.Join("data", "secret"))
+		}
 		return err
 	}
 	sealer, err := models.NewSealer(models.DeriveKey(secret, models.KeyOutbox))
@@ -172,6 +188,18 @@ func withApp(ctx context.Context, cfg *Config, log *slog.Logger, fn func(*app) e
 		SendTimeout: cfg.SendTimeout, Lease: 2 * cfg.SendTimeout}
 	a.store.OnEnqueue = a.worker.Notify
 	return fn(a)
+}
+
+// requireSharedSecret refuses a command other than serve against Postgres
+// without SESSION_SECRET: the dev secret file lives in ./data under the
+// working directory, so a command run from anywhere but the server's
+// folder would get a secret of its own. With SQLite's default the data
+// directory holds both the database and the secret, so dev needs no setup.
+func requireSharedSecret(cfg *Config) error {
+	if cfg.SessionSecret != nil || strings.HasPrefix(cfg.DatabaseURL, "sqlite:") {
+		return nil
+	}
+	return errors.New("SESSION_SECRET is required with a Postgres DATABASE_URL: set it to the secret the server uses")
 }
 
 // serve runs the HTTP server and the outbox worker until a signal, then
@@ -361,7 +389,8 @@ func readPassword(stdin io.Reader) (string, error) {
 func cliCredentials(rawEmail string, stdin io.Reader) (email, password string, err error) {
 	email, err = models.NormalizeEmail(rawEmail)
 	if err != nil {
-		return "", "", fmt.Errorf("email: %w", err)
+		// A *FieldError already reads "email: …".
+		return "", "", err
 	}
 	raw, err := readPassword(stdin)
 	if err != nil {
@@ -388,8 +417,10 @@ func userCreate(ctx context.Context, a *app, rawEmail string, stdin io.Reader, s
 }
 
 // userSetPassword is the web flow's SetPassword from the command line:
-// same policy, every session revoked, the notification email queued (and
-// delivered before exit).
+// same policy, every session revoked, the notification email queued. With
+// SMTP_URL the command sends that email itself (only that one: other mail
+// in the shared outbox is the server's); without it, it stays queued for
+// the running server, whose dev mailbox shows it.
 func userSetPassword(ctx context.Context, a *app, rawEmail string, stdin io.Reader, stdout io.Writer) error {
 	email, password, err := cliCredentials(rawEmail, stdin)
 	if err != nil {
@@ -402,14 +433,24 @@ func userSetPassword(ctx context.Context, a *app, rawEmail string, stdin io.Read
 	if err != nil {
 		return err
 	}
+	var queued []int64
+	a.store.OnQueued = func(ids []int64) { queued = append(queued, ids...) }
 	if err := a.store.SetPassword(ctx, acc, password, "cli", models.Client{}, "", handlers.ComposeChanged(ctx, a.cfg.BaseURL)); err != nil {
 		return err
 	}
-	// Try to deliver the notification now; if SMTP is down it stays queued
-	// for the server's worker.
-	sendCtx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	a.worker.DrainOnce(sendCtx)
-	fmt.Fprintln(stdout, "password set for", email, "; every session signed out")
+	fmt.Fprintf(stdout, "password set for %s; every session signed out\n", email)
+	if a.cfg.SMTPURL == "" {
+		fmt.Fprintln(stdout, "notification email queued: the running server sends it (no SMTP_URL: it shows in the server's /dev/mailbox)")
+		return nil
+	}
+	sent, err := a.worker.SendQueued(ctx, queued)
+	if err != nil {
+		return fmt.Errorf("password set, but the notification email could not be sent (it stays queued for the server): %w", err)
+	}
+	if sent == len(queued) {
+		fmt.Fprintln(stdout, "notification email sent to", email)
+	} else {
+		fmt.Fprintln(stdout, "notification email queued: the server's outbox worker sends it")
+	}
 	return nil
 }

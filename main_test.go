@@ -117,7 +117,7 @@ func TestCLIUserCommands(t *testing.T) {
 				t.Errorf("new password does not authenticate: %v", err)
 			}
 			mail := smtp.WaitForSubject(t, "Your Latchkey password was changed", 1, 10*time.Second)[0]
-			if mail.To[0] != "cli@example.com" || !strings.Contains(mail.Text, "an administrator") || !strings.Contains(mail.Text, "http://accounts.test/") {
+			if mail.To[0] != "cli@example.com" || !strings.Contains(mail.Text, "set by an operator from the command line") || !strings.Contains(mail.Text, "http://accounts.test/") {
 				t.Errorf("notification: to %v\n%s", mail.To, mail.Text)
 			}
 		})

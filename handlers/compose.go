@@ -50,7 +50,7 @@ func (h *Handler) composeChanged(c echo.Context) models.ComposeChanged {
 // token.
 func ComposeChanged(ctx context.Context, baseURL *url.URL) models.ComposeChanged {
 	return func(m models.ChangedMail) (models.Message, error) {
-		how := map[string]string{"reset": "a password reset", "change": "the account page", "cli": "an administrator"}[m.How]
+		how := map[string]string{"reset": "a password reset", "change": "the account page"}[m.How]
 		vm := email.Changed{
 			When:     m.When.UTC().Format("2006-01-02 15:04 UTC"),
 			IP:       m.Client.IP,
@@ -58,9 +58,8 @@ func ComposeChanged(ctx context.Context, baseURL *url.URL) models.ComposeChanged
 			How:      how,
 			NotMeURL: NotMeLink(baseURL, m.NotMeToken),
 		}
-		if m.Client.IP == "" {
-			vm.IP = "the server's command line"
-			vm.Device = ""
+		if m.How == "cli" {
+			vm.ByOperator = true
 		}
 		return renderMail(ctx, m.Account.Email, email.ChangedSubject, email.ChangedHTML(vm), email.ChangedText(vm))
 	}

@@ -78,7 +78,7 @@ func TestDevStyleguideAndSamples(t *testing.T) {
 	if samples.Length() != 2 {
 		t.Fatalf("email samples = %d", samples.Length())
 	}
-	samples.Find("a").Each(func(_ int, a *goquery.Selection) {
+	samples.Find(".meta a").Each(func(_ int, a *goquery.Selection) {
 		href, _ := a.Attr("href")
 		if r := b.Get(href); r.StatusCode != http.StatusOK || !strings.Contains(r.Body, "<html") {
 			t.Errorf("%s: %d", href, r.StatusCode)

@@ -142,17 +142,17 @@ func (w *Worker) drainOne(ctx context.Context) error {
 	return nil
 }
 
-// deliver sends one claimed message and records the outcome. The outcome is
-// written even if ctx has been cancelled, so a shutdown never leaves a sent
-// message marked as pending.
-func (w *Worker) deliver(ctx context.Context, row *models.OutboxEmail) {
+// deliver sends one claimed message, records the outcome and reports
+// whether it went out. The outcome is written even if ctx has been
+// cancelled, so a shutdown never leaves a sent message marked as pending.
+func (w *Worker) deliver(ctx context.Context, row *models.OutboxEmail) bool {
 	done := context.WithoutCancel(ctx)
 	log := w.Log.With("outbox_id", row.ID, "kind", row.Kind, "attempt", row.Attempts)
 	msg, err := w.Store.OpenMessage(row)
 	if err != nil {
 		log.Error("outbox: cannot open message; marking failed", "err", err)
 		_ = w.Store.MarkFailed(done, row, "cannot decrypt: "+err.Error())
-		return
+		return false
 	}
 	sendCtx, cancel := context.WithTimeout(done, w.SendTimeout)
 	err = w.Sender.Send(sendCtx, msg)
@@ -164,7 +164,7 @@ func (w *Worker) deliver(ctx context.Context, row *models.OutboxEmail) {
 			// at-least-once window the README describes.
 			log.Error("outbox: sent but could not record it", "err", err)
 		}
-		return
+		return true
 	}
 	var perm *PermanentError
 	w.Metrics.SendFailed(errors.As(err, &perm) || row.Attempts >= w.MaxAttempts)
@@ -182,6 +182,7 @@ func (w *Worker) deliver(ctx context.Context, row *models.OutboxEmail) {
 			log.Error("outbox: could not schedule retry", "err", err)
 		}
 	}
+	return false
 }
 
 // backoff is base·2^(attempt-1), capped, with ±20 % jitter.
@@ -196,10 +197,21 @@ func (w *Worker) backoff(attempt int) time.Duration {
 	return time.Duration(float64(d) * jitter)
 }
 
-// DrainOnce delivers what is due now and returns (for the CLI).
-func (w *Worker) DrainOnce(ctx context.Context) {
+// SendQueued delivers the messages with the given outbox ids, and no
+// other, once each, and reports how many went out. It is for the CLI,
+// which must never claim mail that other processes queued: a server with
+// the same database sends that, and whatever SendQueued could not send
+// (SMTP down, or already taken by a server's worker) stays for it.
+func (w *Worker) SendQueued(ctx context.Context, ids []int64) (sent int, err error) {
 	w.init()
-	if err := w.drain(ctx); err != nil {
-		w.Log.Warn("outbox: delivery pass failed", "err", err)
+	rows, err := w.Store.ClaimQueued(ctx, ids, w.Lease)
+	if err != nil {
+		return 0, err
 	}
+	for i := range rows {
+		if w.deliver(ctx, &rows[i]) {
+			sent++
+		}
+	}
+	return sent, nil
 }

@@ -189,3 +189,49 @@ func TestSMTPURL(t *testing.T) {
 		}
 	}
 }
+
+// SendQueued sends the messages it is given and claims no other: another
+// process's queued mail (here sealed with another secret, as a CLI with
+// the wrong SESSION_SECRET would see it) stays pending and intact.
+func TestSendQueuedSendsOnlyTheGivenMessages(t *testing.T) {
+	testutil.ForEachDB(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		s := testutil.NewStore(t, db, testutil.NewClock())
+		srv := testutil.StartSMTP(t)
+		queue(t, s, "other@example.com")
+		other := status(t, db)
+
+		cli := testutil.NewStore(t, db, testutil.NewClock())
+		otherSealer, err := models.NewSealer(models.DeriveKey([]byte("a different secret, at least 32 bytes long"), models.KeyOutbox))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cli.Sealer = otherSealer
+		var mine []int64
+		cli.OnQueued = func(ids []int64) { mine = append(mine, ids...) }
+		queue(t, cli, "mine@example.com")
+		sender, err := mail.NewSMTP(srv.URL(), "Latchkey <no-reply@localhost>")
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := &mail.Worker{Store: cli, Sender: sender, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		sent, err := w.SendQueued(ctx, mine)
+		if err != nil || sent != 1 {
+			t.Fatalf("SendQueued: %d sent, %v", sent, err)
+		}
+		got := srv.Emails()
+		if len(got) != 1 || got[0].To[0] != "mine@example.com" {
+			t.Fatalf("sent %+v, want only mine@example.com's", got)
+		}
+		var after models.OutboxEmail
+		if err := db.NewSelect().Model(&after).Where("id = ?", other.ID).Scan(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if after.Status != models.OutboxPending || after.Attempts != 0 {
+			t.Errorf("the other message was claimed: %s after %d attempts", after.Status, after.Attempts)
+		}
+		if _, err := s.OpenMessage(&after); err != nil {
+			t.Errorf("the other message no longer opens: %v", err)
+		}
+	})
+}

@@ -53,9 +53,10 @@ func (s *Store) enqueue(ctx context.Context, tx bun.IDB, q *queued, kind string,
 		Kind: kind, Recipient: msg.To, SealedBody: s.Sealer.Seal(plain, outboxAD(kind, msg.To)),
 		Status: OutboxPending, NextAttemptAt: now, CreatedAt: now,
 	}
-	if _, err := tx.NewInsert().Model(row).Exec(ctx); err != nil {
+	if _, err := tx.NewInsert().Model(row).Returning("id").Exec(ctx); err != nil {
 		return fmt.Errorf("enqueue: %w", err)
 	}
+	q.ids = append(q.ids, row.ID)
 	if !q.mail && s.DB.Dialect().Name() == dialect.PG {
 		// Delivered at commit to every instance's worker (LISTEN).
 		if _, err := tx.ExecContext(ctx, "SELECT pg_notify(?, '')", OutboxChannel); err != nil {
@@ -105,6 +106,32 @@ func (s *Store) ClaimDue(ctx context.Context, limit int, lease time.Duration) ([
 		Scan(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("claim outbox: %w", err)
+	}
+	return rows, nil
+}
+
+// ClaimQueued takes the messages with the given ids that are due, for a
+// process that sends only the mail it queued itself (the CLI). A message
+// another worker has already claimed or sent is left alone.
+func (s *Store) ClaimQueued(ctx context.Context, ids []int64, lease time.Duration) ([]OutboxEmail, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	now := s.now()
+	var rows []OutboxEmail
+	// Only pending rows: a row in "sending" is under another worker's
+	// lease (or waiting for it to run out), and is that worker's to finish.
+	err := s.DB.NewUpdate().Model(&rows).
+		Set("status = ?", OutboxSending).
+		Set("attempts = attempts + 1").
+		Set("next_attempt_at = ?", now.Add(lease)).
+		Where("id IN (?)", bun.List(ids)).
+		Where("status = ?", OutboxPending).
+		Where("next_attempt_at <= ?", now).
+		Returning("*").
+		Scan(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("claim queued: %w", err)
 	}
 	return rows, nil
 }

@@ -41,6 +41,10 @@ type Store struct {
 	// Links seals the tokens of one-time emailed links ("this wasn't
 	// me"); its key is derived with KeyLinkTokens.
 	Links *Sealer
+	// OnQueued, if set, is given the outbox ids of the mail a transaction
+	// queued, once it has committed: the CLI sends exactly the messages
+	// it queued itself, and never claims another.
+	OnQueued func(ids []int64)
 
 	stmts statements // prepared statements on DB (see prepared.go)
 }
@@ -69,11 +73,18 @@ func (s *Store) inTx(ctx context.Context, fn func(ctx context.Context, tx bun.Tx
 	if err == nil && q.mail && s.OnEnqueue != nil {
 		s.OnEnqueue()
 	}
+	if err == nil && len(q.ids) > 0 && s.OnQueued != nil {
+		s.OnQueued(q.ids)
+	}
 	return err
 }
 
-// queued records, within a transaction, whether mail was queued.
-type queued struct{ mail bool }
+// queued records, within a transaction, whether mail was queued and the
+// ids of the outbox rows.
+type queued struct {
+	mail bool
+	ids  []int64
+}
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {

@@ -21,9 +21,12 @@ type Changed struct {
 	When   string
 	IP     string
 	Device string
-	// How says what changed it ("a password reset", "the account page",
-	// "an administrator").
+	// How says what changed it ("a password reset", "the account page").
 	How string
+	// ByOperator is set when an operator set the password from the command
+	// line: there is no IP address or device to name, so the email says so
+	// instead.
+	ByOperator bool
 	// NotMeURL starts the "this wasn't me" recovery: it signs out every
 	// session and starts a reset.
 	NotMeURL string
