@@ -71,6 +71,17 @@ func loadConfig(getenv func(string) string) (*Config, error) {
 		}
 		return d
 	}
+	flag := func(name string) bool {
+		v := getenv(name)
+		if v == "" {
+			return false
+		}
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q is not 1 or 0", name, v))
+		}
+		return b
+	}
 	num := func(name string, def int) int {
 		v := getenv(name)
 		if v == "" {
@@ -120,7 +131,9 @@ func loadConfig(getenv func(string) string) (*Config, error) {
 			errs = append(errs, fmt.Errorf("METRICS_ADDR: %q is not host:port", cfg.MetricsAddr))
 		}
 	}
-	base, err := url.Parse(str("BASE_URL", "http://localhost:8080"))
+	// Dev mode's default origin follows ADDR, so that changing the port
+	// alone still emails links that work.
+	base, err := url.Parse(str("BASE_URL", devBaseURL(cfg.Addr)))
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" ||
 		base.User != nil || base.RawQuery != "" || base.Fragment != "" || (base.Path != "" && base.Path != "/") {
 		errs = append(errs, errors.New("BASE_URL: must be an origin like https://accounts.example.com (scheme and host only)"))
@@ -172,10 +185,36 @@ func loadConfig(getenv func(string) string) (*Config, error) {
 			errs = append(errs, errors.New("SMTP_URL is required when BASE_URL is https"))
 		}
 	}
+	// The image sets LATCHKEY_CONTAINER=1. A container publishes its port,
+	// so it must not fall into dev mode (generated secret, reset links in
+	// the log) by omission: it runs production unless dev mode is asked
+	// for by name.
+	container, devOptIn := flag("LATCHKEY_CONTAINER"), flag("LATCHKEY_DEV")
+	if container && cfg.DevMode() && !devOptIn {
+		errs = append(errs, errors.New("BASE_URL: required in the container, as https://your.host (with SESSION_SECRET and SMTP_URL); "+
+			"to try dev mode instead, set LATCHKEY_DEV=1 (its /dev pages answer only clients inside the container)"))
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 	return cfg, nil
+}
+
+// devBaseURL is BASE_URL's default: this server as a browser on the same
+// machine reaches it, http://localhost:PORT for a loopback or wildcard
+// ADDR and http://HOST:PORT for any other host. An invalid ADDR (already
+// reported) gives http://localhost:8080.
+func devBaseURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "" {
+		return "http://localhost:8080"
+	}
+	if host == "" || isLoopback(host) {
+		host = "localhost"
+	} else if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 // devSecret returns the dev-mode secret kept in ./data/secret, creating it

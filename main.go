@@ -242,8 +242,8 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		}
 		if a.mailbox != nil {
 			if host, _, _ := net.SplitHostPort(cfg.Addr); !isLoopback(host) {
-				log.Warn("dev mode with the dev mailbox on a non-loopback address: anyone who reaches " + cfg.Addr +
-					" can read reset links at /dev/mailbox. Set BASE_URL=https://… and SMTP_URL for production.")
+				log.Warn("dev mode on a non-loopback address: /dev/* answer only clients on this machine, and reset links " +
+					"are printed to this log. Set BASE_URL=https://… and SMTP_URL for production.")
 			}
 		}
 		log.Info("latchkey listening", "addr", ln.Addr().String(), "base_url", cfg.BaseURL.String(), "mode", mode,

@@ -2,8 +2,10 @@ package handlers
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -13,7 +15,49 @@ import (
 	"latchkey/views/email"
 )
 
-// The /dev routes exist only in dev mode (BASE_URL not https).
+// The /dev routes exist only in dev mode (BASE_URL not https), and only
+// for clients on this machine (devLoopbackOnly).
+
+// devLoopbackOnly hides the /dev routes from every client that is not on
+// this machine: the dev mailbox lists every reset link, and a container
+// listening on :8080 puts it on the network. The decision rests on the TCP
+// peer address alone, whatever ADDR and TRUSTED_PROXIES say. A request
+// carrying a forwarding header is refused as well, even from a loopback
+// peer: a reverse proxy on the same machine would otherwise hand the
+// mailbox to whoever it serves. Headers can only take access away here,
+// never grant it.
+//
+// It runs after routing and after every other middleware, so a refused
+// request gets exactly the 404 of a route that does not exist, whatever its
+// method.
+func (h *Handler) devLoopbackOnly(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if isDevPath(c.Path()) || isDevPath(c.Request().URL.Path) || isDevPath(c.Request().URL.RawPath) {
+			if !localClient(c.Request()) {
+				return echo.ErrNotFound
+			}
+		}
+		return next(c)
+	}
+}
+
+func isDevPath(p string) bool { return p == "/dev" || strings.HasPrefix(p, "/dev/") }
+
+// localClient reports whether r came straight from this machine: a
+// loopback TCP peer, and no proxy in between.
+func localClient(r *http.Request) bool {
+	for _, name := range []string{"X-Forwarded-For", "Forwarded", "X-Real-Ip", "X-Forwarded-Host"} {
+		if _, ok := r.Header[name]; ok {
+			return false
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
 
 // devMailbox lists the emails the dev mailbox received, and every email
 // template rendered with sample data.

@@ -86,6 +86,15 @@ func (h *Handler) handleError(err error, c echo.Context) {
 		h.log.Log(c.Request().Context(), level, "request failed",
 			"path", c.Request().URL.Path, "status", status, "err", err)
 	}
+	if status != 499 && clientGone(c) {
+		// The client left before its answer was ready: whatever the
+		// error was (typically a 400 for a body cut short, since a
+		// failed body read cancels the request's context), nobody will
+		// read it. The request line says 499 and nothing else is
+		// logged: a client hanging up is no fault of ours, and a flood
+		// of hang-ups must not become a flood of errors.
+		status = 499
+	}
 	if status == 499 {
 		c.Response().WriteHeader(status)
 		return
@@ -116,10 +125,18 @@ func (h *Handler) handleError(err error, c echo.Context) {
 		rerr = h.render(c, status, views.ErrorView(p, e))
 	}
 	if rerr != nil {
+		if clientGone(c) { // it left while the page was rendered
+			c.Response().WriteHeader(499)
+			return
+		}
 		h.log.ErrorContext(c.Request().Context(), "rendering error page failed", "err", rerr)
 		_ = c.String(status, copyText[0])
 	}
 }
+
+// clientGone reports whether the client has hung up: net/http cancels a
+// request's context when its connection is closed or a read from it fails.
+func clientGone(c echo.Context) bool { return c.Request().Context().Err() != nil }
 
 // databaseDown tells a database outage (503) from a bug (500).
 func (h *Handler) databaseDown(ctx context.Context) bool {

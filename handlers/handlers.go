@@ -109,6 +109,10 @@ func (h *Handler) Echo() *echo.Echo {
 	e.IPExtractor = h.ipExtractor()
 
 	e.Use(h.requestID, h.logRequests, h.recoverPanics, h.securityHeaders, h.crossOrigin, h.limitBody, h.loadSession)
+	if h.devMode {
+		// Last, so a refusal is the 404 of a route that does not exist.
+		e.Use(h.devLoopbackOnly)
+	}
 
 	e.GET("/", h.home)
 	e.GET("/healthz", h.healthz)
@@ -135,7 +139,7 @@ func (h *Handler) Echo() *echo.Echo {
 	e.POST("/account/validate/email", h.validateEmail)
 	e.POST("/account/validate/password", h.validatePassword)
 
-	if h.devMode {
+	if h.devMode { // loopback clients only (devLoopbackOnly)
 		e.GET("/dev/mailbox", h.devMailbox)
 		e.GET("/dev/mailbox/:id", h.devMailboxHTML)
 		e.GET("/dev/mailbox/sample/:sample", h.devMailboxHTML)

@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -44,6 +45,9 @@ func openSQLite(ctx context.Context, path string) (*bun.DB, error) {
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return nil, fmt.Errorf("sqlite: create directory: %w", err)
 		}
+		if err := createPrivate(path); err != nil {
+			return nil, err
+		}
 	}
 	// Pragmas in the DSN reach every pooled connection (an Exec'd PRAGMA
 	// reaches one). _txlock=immediate takes the write lock at BEGIN, so a
@@ -69,6 +73,26 @@ func openSQLite(ctx context.Context, path string) (*bun.DB, error) {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 	return db, nil
+}
+
+// createPrivate creates the database file, if it does not exist yet, as
+// 0600: it holds password hashes, sessions and queued emails, and SQLite
+// would create it 0644 (under the usual umask 022) in whatever folder
+// DATABASE_URL names. SQLite's unix VFS gives the -wal and -shm files the
+// main file's permissions, whatever the umask, so they are 0600 too. An
+// existing file keeps the mode its owner chose.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600) // #nosec G304 -- the path is DATABASE_URL, the operator's choice
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: create database file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("sqlite: create database file: %w", err)
+	}
+	return nil
 }
 
 func openPostgres(ctx context.Context, dsn string) (*bun.DB, error) {

@@ -81,7 +81,7 @@ echo "  env:         $envs"
 [[ "$vols" == *'/data:'* ]] || fail "VOLUME /data missing"
 [[ "$user" == "65532:65532" ]] || fail "image does not run as uid 65532"
 [[ "$entry" == '[/latchkey] [serve]' ]] || fail "ENTRYPOINT/CMD wrong"
-[[ "$envs" == *' ADDR=:8080 '* && "$envs" == *'DATABASE_URL=sqlite:/data/latchkey.db'* ]] || fail "ENV wrong"
+[[ "$envs" == *' ADDR=:8080 '* && "$envs" == *'DATABASE_URL=sqlite:/data/latchkey.db'* && "$envs" == *'LATCHKEY_CONTAINER=1'* ]] || fail "ENV wrong"
 
 # 5. /data must belong to the runtime user, and the binary must run.
 ctr="$(buildah from "$image")"
@@ -93,14 +93,20 @@ if [[ $EUID -eq 0 ]]; then
 else
   echo "  /data owner: not checked (mounting an image needs root)"
 fi
-# 6. Smoke run: serve inside the image (as its user, on a spare loopback
-#    port) and let the image's own health check probe it.
+# 6. Smoke run: without BASE_URL the image refuses to start; with the
+#    dev-mode opt-in it serves (as its user, on a spare loopback port) and
+#    its own health check probes it.
 port="${CHECK_PORT:-18089}"
-run_env=(--env "ADDR=127.0.0.1:$port")
+run_env=(--env "ADDR=127.0.0.1:$port" --env "LATCHKEY_DEV=1")
 if ! out="$(buildah run --isolation chroot "$ctr" /latchkey version 2>&1)"; then
   echo "container-check: note: buildah cannot run containers here; smoke run skipped ($out)"
 else
   echo "  /latchkey version: $out"
+  refused=0
+  out="$(buildah run --isolation chroot --env "ADDR=127.0.0.1:$port" "$ctr" /latchkey serve 2>&1)" || refused=$?
+  [[ $refused -eq 2 && "$out" == *'LATCHKEY_DEV=1'* ]] ||
+    fail "the image started without BASE_URL or LATCHKEY_DEV=1 (exit $refused): $out"
+  echo "  serve without BASE_URL: refused (exit 2)"
   log="$ctx/serve.log"
   timeout 60 buildah run --isolation chroot "${run_env[@]}" "$ctr" /latchkey serve >"$log" 2>&1 &
   server=$!
@@ -118,7 +124,7 @@ else
     cat "$log" >&2
     fail "the server in the image never passed 'latchkey healthcheck'"
   fi
-  echo "  serve + healthcheck: OK (uid 65532, SQLite under /data)"
+  echo "  serve (LATCHKEY_DEV=1) + healthcheck: OK (uid 65532, SQLite under /data)"
 fi
 
 echo "container-check: OK ($image)"

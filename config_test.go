@@ -1,0 +1,89 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// The image sets LATCHKEY_CONTAINER=1 (Dockerfile): there, a start without
+// an https BASE_URL is refused unless LATCHKEY_DEV=1 asks for dev mode.
+func TestContainerRefusesDevModeUnlessAskedFor(t *testing.T) {
+	prod := map[string]string{"BASE_URL": "https://accounts.example.com", "SESSION_SECRET": strings.Repeat("s", 32),
+		"SMTP_URL": "smtp://mail.example.com:587"}
+	cases := []struct {
+		name string
+		env  map[string]string
+		ok   bool
+	}{
+		{"container, nothing set", map[string]string{}, false},
+		{"container, http BASE_URL", map[string]string{"BASE_URL": "http://accounts.example.com"}, false},
+		{"container, LATCHKEY_DEV=0", map[string]string{"LATCHKEY_DEV": "0"}, false},
+		{"container, LATCHKEY_DEV=1", map[string]string{"LATCHKEY_DEV": "1"}, true},
+		{"container, production", prod, true},
+		{"container, LATCHKEY_DEV=yes (not a boolean)", map[string]string{"LATCHKEY_DEV": "yes"}, false},
+	}
+	for _, c := range cases {
+		e := map[string]string{"LATCHKEY_CONTAINER": "1", "ADDR": ":8080", "DATABASE_URL": "sqlite:/data/latchkey.db"}
+		for k, v := range c.env {
+			e[k] = v
+		}
+		cfg, err := loadConfig(env(e))
+		if (err == nil) != c.ok {
+			t.Errorf("%s: error %v, want ok=%v", c.name, err, c.ok)
+		}
+		if err != nil && !c.ok && !strings.Contains(c.name, "not a boolean") && !strings.Contains(err.Error(), "LATCHKEY_DEV=1") {
+			t.Errorf("%s: the error does not name the opt-in: %v", c.name, err)
+		}
+		if c.name == "container, LATCHKEY_DEV=1" && err == nil && (!cfg.DevMode() || cfg.BaseURL.String() != "http://localhost:8080") {
+			t.Errorf("%s: dev mode %v, BASE_URL %s", c.name, cfg.DevMode(), cfg.BaseURL)
+		}
+	}
+	// Outside the container dev mode needs no opt-in.
+	if _, err := loadConfig(env(map[string]string{"ADDR": ":8080"})); err != nil {
+		t.Errorf("outside a container: %v", err)
+	}
+	// Every command refuses to start, with the reason (migrate here: it
+	// would return at once if the rule were missing, where serve would
+	// run on).
+	var stderr bytes.Buffer
+	code := run([]string{"migrate"}, nil, &bytes.Buffer{}, &stderr, env(map[string]string{"LATCHKEY_CONTAINER": "1", "ADDR": ":8080",
+		"DATABASE_URL": "sqlite:" + t.TempDir() + "/latchkey.db", "SESSION_SECRET": strings.Repeat("s", 32)}))
+	if code != 2 || !strings.Contains(stderr.String(), "BASE_URL: required in the container") {
+		t.Errorf("a container without BASE_URL: exit %d, stderr %q", code, stderr.String())
+	}
+}
+
+// With BASE_URL unset, emailed links follow ADDR: changing only the port
+// must not leave them pointing at localhost:8080.
+func TestDevBaseURLFollowsADDR(t *testing.T) {
+	cases := map[string]string{
+		"":                    "http://localhost:8080", // ADDR's default
+		"127.0.0.1:8080":      "http://localhost:8080",
+		"127.0.0.1:9000":      "http://localhost:9000",
+		"localhost:9001":      "http://localhost:9001",
+		"[::1]:9002":          "http://localhost:9002",
+		":9003":               "http://localhost:9003",
+		"0.0.0.0:9004":        "http://localhost:9004",
+		"[::]:9005":           "http://localhost:9005",
+		"192.168.1.20:9006":   "http://192.168.1.20:9006",
+		"dev.example.lan:80":  "http://dev.example.lan:80",
+		"[2001:db8::7]:9007":  "http://[2001:db8::7]:9007",
+		"devbox.internal:443": "http://devbox.internal:443",
+	}
+	for addr, want := range cases {
+		cfg, err := loadConfig(env(map[string]string{"ADDR": addr}))
+		if err != nil {
+			t.Errorf("ADDR=%q: %v", addr, err)
+			continue
+		}
+		if got := cfg.BaseURL.String(); got != want || !cfg.DevMode() {
+			t.Errorf("ADDR=%q: BASE_URL %s (dev mode %v), want %s", addr, got, cfg.DevMode(), want)
+		}
+	}
+	// An explicit BASE_URL wins.
+	cfg, err := loadConfig(env(map[string]string{"ADDR": ":9000", "BASE_URL": "http://accounts.test"}))
+	if err != nil || cfg.BaseURL.String() != "http://accounts.test" {
+		t.Errorf("explicit BASE_URL: %v %v", cfg, err)
+	}
+}
