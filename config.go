@@ -118,6 +118,7 @@ func loadConfig(getenv func(string) string) (*Config, error) {
 	lim.ResetPostsPerMinute = num("LIMIT_RESET_POSTS_PER_MINUTE", lim.ResetPostsPerMinute)
 	lim.SignInFreeFailures = num("LIMIT_SIGNIN_FAILURES", lim.SignInFreeFailures)
 	lim.SignInFreeFailuresIP = num("LIMIT_SIGNIN_FAILURES_PER_IP", lim.SignInFreeFailuresIP)
+	lim.SignInFreeFailuresDevice = num("LIMIT_SIGNIN_FAILURES_PER_DEVICE", lim.SignInFreeFailuresDevice)
 	lim.SignInMaxBlock = dur("LIMIT_SIGNIN_MAX_BLOCK", lim.SignInMaxBlock)
 	lim.RegistrationsPerHour = num("LIMIT_REGISTRATIONS_PER_HOUR", lim.RegistrationsPerHour)
 	lim.ValidationsPerMinute = num("LIMIT_VALIDATIONS_PER_MINUTE", lim.ValidationsPerMinute)

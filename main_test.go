@@ -38,11 +38,15 @@ func TestConfig(t *testing.T) {
 		{"ADDR": "8080"},
 		{"BASE_URL": "https://accounts.example.com"}, // no secret, no SMTP
 		{"SESSION_IDLE": "13h"},
+		{"LIMIT_SIGNIN_FAILURES_PER_DEVICE": "0"},
 	}
 	for _, e := range bad {
 		if _, err := loadConfig(env(e)); err == nil {
 			t.Errorf("%v accepted", e)
 		}
+	}
+	if c, err := loadConfig(env(map[string]string{"LIMIT_SIGNIN_FAILURES_PER_DEVICE": "4"})); err != nil || c.Limits.SignInFreeFailuresDevice != 4 {
+		t.Errorf("LIMIT_SIGNIN_FAILURES_PER_DEVICE not read: %v", err)
 	}
 	prod, err := loadConfig(env(map[string]string{"BASE_URL": "https://accounts.example.com", "SESSION_SECRET": strings.Repeat("s", 32),
 		"SMTP_URL": "smtp://mail.example.com:587", "TRUSTED_PROXIES": "10.0.0.0/8, 192.168.0.0/16"}))
