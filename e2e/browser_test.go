@@ -211,8 +211,13 @@ func (p *tab) open(path string) int64 {
 	ctx, cancel := context.WithTimeout(p.ctx, waitTimeout)
 	defer cancel()
 	resp, err := chromedp.Run(ctx, chromedp.NavigateResponse(p.url(path)))
-	if err != nil {
-		p.fatalf("open %s: %v", path, err)
+	if err == nil && resp == nil {
+		// Chromium now and then reports a navigation that replaced the
+		// same URL without a document response: navigate once more.
+		resp, err = chromedp.Run(ctx, chromedp.NavigateResponse(p.url(path)))
+	}
+	if err != nil || resp == nil {
+		p.fatalf("open %s: no document response (%v)", path, err)
 	}
 	p.loaded("open " + path)
 	return resp.Status
