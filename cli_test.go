@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"latchkey/internal/testutil"
-	"latchkey/models"
+	"github.com/latchkey-auth/latchkey/internal/testutil"
+	"github.com/latchkey-auth/latchkey/models"
 )
 
 // wrongSecret is a valid SESSION_SECRET that is not the server's.

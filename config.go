@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"latchkey/models"
+	"github.com/latchkey-auth/latchkey/models"
 )
 
 // Config is every setting, read from the environment once and validated.

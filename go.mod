@@ -1,4 +1,4 @@
-module latchkey
+module github.com/latchkey-auth/latchkey
 
 go 1.26.8
 

@@ -22,12 +22,12 @@ import (
 	"syscall"
 	"time"
 
-	"latchkey/handlers"
-	"latchkey/internal/bare"
-	"latchkey/internal/metrics"
-	"latchkey/internal/profiling"
-	"latchkey/mail"
-	"latchkey/models"
+	"github.com/latchkey-auth/latchkey/handlers"
+	"github.com/latchkey-auth/latchkey/internal/bare"
+	"github.com/latchkey-auth/latchkey/internal/metrics"
+	"github.com/latchkey-auth/latchkey/internal/profiling"
+	"github.com/latchkey-auth/latchkey/mail"
+	"github.com/latchkey-auth/latchkey/models"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".

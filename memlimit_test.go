@@ -7,7 +7,7 @@ import (
 	"runtime/debug"
 	"testing"
 
-	"latchkey/models"
+	"github.com/latchkey-auth/latchkey/models"
 )
 
 // The soft memory limit is sized from HASH_CONCURRENCY (22 MiB plus one

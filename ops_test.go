@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"latchkey/internal/testutil"
+	"github.com/latchkey-auth/latchkey/internal/testutil"
 )
 
 func TestJSONLogsAndMetrics(t *testing.T) {

@@ -18,8 +18,8 @@ import (
 
 	"github.com/uptrace/bun"
 
-	"latchkey/internal/testutil"
-	"latchkey/models"
+	"github.com/latchkey-auth/latchkey/internal/testutil"
+	"github.com/latchkey-auth/latchkey/models"
 )
 
 // TestMain lets the test binary double as the server: a child started

@@ -14,7 +14,7 @@ import (
 	"github.com/alexedwards/argon2id"
 	"github.com/uptrace/bun/driver/pgdriver"
 
-	"latchkey/models"
+	"github.com/latchkey-auth/latchkey/models"
 )
 
 // defaultPostgresURL is the admin connection used when TEST_DATABASE_URL

@@ -34,7 +34,7 @@ import (
 	"syscall"
 	"time"
 
-	"latchkey/internal/bare"
+	"github.com/latchkey-auth/latchkey/internal/bare"
 )
 
 // options are the command-line flags.

@@ -19,7 +19,7 @@ import (
 	"github.com/emersion/go-smtp"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
-	"latchkey/models"
+	"github.com/latchkey-auth/latchkey/models"
 )
 
 // argon2Memory is what one hash holds, from the parameters in use.

@@ -17,7 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
-	"latchkey/internal/testutil"
+	"github.com/latchkey-auth/latchkey/internal/testutil"
 )
 
 const (

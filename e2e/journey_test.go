@@ -7,7 +7,7 @@ import (
 
 	"github.com/chromedp/cdproto/network"
 
-	"latchkey/internal/testutil"
+	"github.com/latchkey-auth/latchkey/internal/testutil"
 )
 
 const (

@@ -18,7 +18,7 @@ import (
 	"github.com/andybalholm/brotli"
 	"github.com/labstack/echo/v4"
 
-	"latchkey/views"
+	"github.com/latchkey-auth/latchkey/views"
 )
 
 // asset is one static file, ready to serve: content-hashed name, ETag and,

@@ -9,8 +9,8 @@ import (
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
-	"latchkey/models"
-	"latchkey/views/email"
+	"github.com/latchkey-auth/latchkey/models"
+	"github.com/latchkey-auth/latchkey/views/email"
 )
 
 // link builds an absolute URL on BASE_URL, the only source of hosts in

@@ -10,9 +10,9 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"latchkey/models"
-	"latchkey/views"
-	"latchkey/views/email"
+	"github.com/latchkey-auth/latchkey/models"
+	"github.com/latchkey-auth/latchkey/views"
+	"github.com/latchkey-auth/latchkey/views/email"
 )
 
 // The /dev routes exist only in dev mode (BASE_URL not https), and only

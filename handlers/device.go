@@ -5,7 +5,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"latchkey/models"
+	"github.com/latchkey-auth/latchkey/models"
 )
 
 // deviceCookieName names the device cookie; under https it carries the

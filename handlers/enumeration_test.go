@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"latchkey/internal/testutil"
+	"github.com/latchkey-auth/latchkey/internal/testutil"
 )
 
 // publicAnswers is what an anonymous client sees after asking for a reset

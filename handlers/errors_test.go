@@ -13,7 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"latchkey/models"
+	"github.com/latchkey-auth/latchkey/models"
 )
 
 // A client that hangs up mid-request cancels its context; the error that

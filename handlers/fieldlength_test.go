@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"latchkey/internal/testutil"
-	"latchkey/models"
+	"github.com/latchkey-auth/latchkey/internal/testutil"
+	"github.com/latchkey-auth/latchkey/models"
 )
 
 func TestOverlongFieldsAreInlineErrors(t *testing.T) {

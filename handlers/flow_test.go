@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"latchkey/internal/testutil"
-	"latchkey/models"
+	"github.com/latchkey-auth/latchkey/internal/testutil"
+	"github.com/latchkey-auth/latchkey/models"
 )
 
 const (

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"latchkey/internal/testutil"
-	"latchkey/models"
+	"github.com/latchkey-auth/latchkey/internal/testutil"
+	"github.com/latchkey-auth/latchkey/models"
 )
 
 // FuzzFormHandlers posts arbitrary bodies to every form endpoint: the

@@ -16,9 +16,9 @@ import (
 	"github.com/gorilla/sessions"
 	"github.com/labstack/echo/v4"
 
-	"latchkey/internal/metrics"
-	"latchkey/mail"
-	"latchkey/models"
+	"github.com/latchkey-auth/latchkey/internal/metrics"
+	"github.com/latchkey-auth/latchkey/mail"
+	"github.com/latchkey-auth/latchkey/models"
 )
 
 // Deps is everything the handlers need, built once by main.

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"latchkey/internal/testutil"
+	"github.com/latchkey-auth/latchkey/internal/testutil"
 )
 
 var requestIDRE = regexp.MustCompile(`request_id=(\S+)`)

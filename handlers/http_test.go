@@ -13,8 +13,8 @@ import (
 
 	"github.com/andybalholm/brotli"
 
-	"latchkey/internal/testutil"
-	"latchkey/models"
+	"github.com/latchkey-auth/latchkey/internal/testutil"
+	"github.com/latchkey-auth/latchkey/models"
 )
 
 func TestCrossSitePostsAreRefused(t *testing.T) {

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"latchkey/internal/testutil"
-	"latchkey/models"
+	"github.com/latchkey-auth/latchkey/internal/testutil"
+	"github.com/latchkey-auth/latchkey/models"
 )
 
 // escalate repeats try (failed sign-ins) until the answer is a 429 whose

@@ -7,8 +7,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"latchkey/models"
-	"latchkey/views"
+	"github.com/latchkey-auth/latchkey/models"
+	"github.com/latchkey-auth/latchkey/views"
 )
 
 // NotMeLink builds the "this wasn't me" URL for a token the store minted

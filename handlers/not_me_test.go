@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"latchkey/internal/testutil"
-	"latchkey/models"
+	"github.com/latchkey-auth/latchkey/internal/testutil"
+	"github.com/latchkey-auth/latchkey/models"
 )
 
 var notMeRE = regexp.MustCompile(`https?://\S+/account/not-me\?token=[A-Za-z0-9_.%-]+`)

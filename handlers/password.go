@@ -6,8 +6,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"latchkey/models"
-	"latchkey/views"
+	"github.com/latchkey-auth/latchkey/models"
+	"github.com/latchkey-auth/latchkey/views"
 )
 
 // wrongCurrent answers a current password that does not match.

@@ -7,8 +7,8 @@ import (
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
-	"latchkey/models"
-	"latchkey/views"
+	"github.com/latchkey-auth/latchkey/models"
+	"github.com/latchkey-auth/latchkey/views"
 )
 
 // emailTaken is neutral on purpose: it must not confirm who has an account

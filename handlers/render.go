@@ -10,7 +10,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
-	"latchkey/views"
+	"github.com/latchkey-auth/latchkey/views"
 )
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"latchkey/internal/testutil"
+	"github.com/latchkey-auth/latchkey/internal/testutil"
 )
 
 // TestResetLinkRedirectIsNotCached: the 303 that trades the code in the

@@ -9,8 +9,8 @@ import (
 	"github.com/gorilla/sessions"
 	"github.com/labstack/echo/v4"
 
-	"latchkey/models"
-	"latchkey/views"
+	"github.com/latchkey-auth/latchkey/models"
+	"github.com/latchkey-auth/latchkey/views"
 )
 
 // Names of the two cookies. Under https they carry the __Host- prefix,

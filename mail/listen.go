@@ -8,7 +8,7 @@ import (
 	"github.com/uptrace/bun/dialect"
 	"github.com/uptrace/bun/driver/pgdriver"
 
-	"latchkey/models"
+	"github.com/latchkey-auth/latchkey/models"
 )
 
 // ListenPostgres wakes the worker whenever any instance queues mail

@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"latchkey/models"
+	"github.com/latchkey-auth/latchkey/models"
 )
 
 // Mailbox is the dev-mode sender: it keeps the last messages in memory for

@@ -8,8 +8,8 @@ import (
 	"sync"
 	"time"
 
-	"latchkey/internal/metrics"
-	"latchkey/models"
+	"github.com/latchkey-auth/latchkey/internal/metrics"
+	"github.com/latchkey-auth/latchkey/models"
 )
 
 // Worker delivers the outbox. It wakes when a transaction queues mail

@@ -9,9 +9,9 @@ import (
 
 	"github.com/uptrace/bun"
 
-	"latchkey/internal/testutil"
-	"latchkey/mail"
-	"latchkey/models"
+	"github.com/latchkey-auth/latchkey/internal/testutil"
+	"github.com/latchkey-auth/latchkey/mail"
+	"github.com/latchkey-auth/latchkey/models"
 )
 
 func queue(t *testing.T, s *models.Store, email string) {

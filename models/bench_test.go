@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"testing"
 
-	"latchkey/internal/testutil"
-	"latchkey/models"
+	"github.com/latchkey-auth/latchkey/internal/testutil"
+	"github.com/latchkey-auth/latchkey/models"
 )
 
 // Benchmarks of the hot paths on both databases (go test -run '^$' -bench

@@ -7,7 +7,7 @@ import (
 	"syscall"
 	"testing"
 
-	"latchkey/models"
+	"github.com/latchkey-auth/latchkey/models"
 )
 
 // TestSQLiteFilesArePrivate: the database file and its WAL and shared-

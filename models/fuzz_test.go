@@ -5,7 +5,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"latchkey/models"
+	"github.com/latchkey-auth/latchkey/models"
 )
 
 func FuzzNormalizeEmail(f *testing.F) {

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"latchkey/models"
+	"github.com/latchkey-auth/latchkey/models"
 )
 
 func TestNormalizeEmail(t *testing.T) {

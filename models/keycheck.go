@@ -14,7 +14,7 @@ import (
 // KeyCheck is the HKDF label of the key that computes SESSION_SECRET's
 // check value; it has its own label so the stored value reveals nothing
 // about the keys used for cookies, outbox mail or links.
-const KeyCheck = "latchkey/v1/key-check"
+const KeyCheck = "github.com/latchkey-auth/latchkey/v1/key-check"
 
 // keyCheckSetting names the settings row holding the check value.
 const keyCheckSetting = "session-secret-check"

@@ -13,13 +13,13 @@ import (
 // Purpose labels for keys derived from SESSION_SECRET. Each purpose gets its
 // own key so that a key recovered from one use opens nothing else.
 const (
-	KeyCookieHash   = "latchkey/v1/cookie-hash"
-	KeyCookieBlock  = "latchkey/v1/cookie-block"
-	KeyOutbox       = "latchkey/v1/outbox-aead"
-	KeyDeviceCookie = "latchkey/v1/device-cookie"
+	KeyCookieHash   = "github.com/latchkey-auth/latchkey/v1/cookie-hash"
+	KeyCookieBlock  = "github.com/latchkey-auth/latchkey/v1/cookie-block"
+	KeyOutbox       = "github.com/latchkey-auth/latchkey/v1/outbox-aead"
+	KeyDeviceCookie = "github.com/latchkey-auth/latchkey/v1/device-cookie"
 	// KeyLinkTokens seals one-time link tokens ("this wasn't me"), so a
 	// token reveals nothing about its account.
-	KeyLinkTokens = "latchkey/v1/link-tokens-aead" // #nosec G101 -- a public HKDF label, not a secret
+	KeyLinkTokens = "github.com/latchkey-auth/latchkey/v1/link-tokens-aead" // #nosec G101 -- a public HKDF label, not a secret
 )
 
 // DeriveKey derives a 32-byte key for one purpose from the master secret

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"latchkey/models"
+	"github.com/latchkey-auth/latchkey/models"
 )
 
 func TestIPKey(t *testing.T) {

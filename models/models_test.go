@@ -11,8 +11,8 @@ import (
 	"github.com/alexedwards/argon2id"
 	"github.com/uptrace/bun"
 
-	"latchkey/internal/testutil"
-	"latchkey/models"
+	"github.com/latchkey-auth/latchkey/internal/testutil"
+	"github.com/latchkey-auth/latchkey/models"
 )
 
 func noMail(models.ChangedMail) (models.Message, error) {

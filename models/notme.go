@@ -31,7 +31,7 @@ const NotMeTTL = 7 * 24 * time.Hour
 const NotMeMailsPerDay = 3
 
 // notMeAD binds a sealed token to its purpose.
-var notMeAD = []byte("latchkey/not-me-token/v1")
+var notMeAD = []byte("github.com/latchkey-auth/latchkey/not-me-token/v1")
 
 // notMePayload is public id (16 bytes) then expiry (Unix seconds, 8 bytes).
 const notMePayload = publicIDBytes + 8

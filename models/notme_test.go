@@ -9,8 +9,8 @@ import (
 
 	"github.com/uptrace/bun"
 
-	"latchkey/internal/testutil"
-	"latchkey/models"
+	"github.com/latchkey-auth/latchkey/internal/testutil"
+	"github.com/latchkey-auth/latchkey/models"
 )
 
 // changePassword sets a password the way the web form does and returns

@@ -6,8 +6,8 @@ import (
 
 	"github.com/uptrace/bun"
 
-	"latchkey/internal/testutil"
-	"latchkey/models"
+	"github.com/latchkey-auth/latchkey/internal/testutil"
+	"github.com/latchkey-auth/latchkey/models"
 )
 
 // The session lookup runs as one prepared statement on SQLite, reused on

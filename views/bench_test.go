@@ -8,8 +8,8 @@ import (
 
 	"github.com/a-h/templ"
 
-	"latchkey/views"
-	"latchkey/views/email"
+	"github.com/latchkey-auth/latchkey/views"
+	"github.com/latchkey-auth/latchkey/views/email"
 )
 
 // BenchmarkRender renders every page, the form fragments htmx swaps in and

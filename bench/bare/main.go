@@ -12,7 +12,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"latchkey/internal/bare"
+	"github.com/latchkey-auth/latchkey/internal/bare"
 )
 
 func main() {

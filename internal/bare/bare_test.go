@@ -6,8 +6,8 @@ import (
 	"net/http"
 	"testing"
 
-	"latchkey/internal/bare"
-	"latchkey/internal/testutil"
+	"github.com/latchkey-auth/latchkey/internal/bare"
+	"github.com/latchkey-auth/latchkey/internal/testutil"
 )
 
 func TestServeAnswersWithAFixedString(t *testing.T) {

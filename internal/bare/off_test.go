@@ -7,8 +7,8 @@ import (
 	"net"
 	"testing"
 
-	"latchkey/internal/bare"
-	"latchkey/internal/testutil"
+	"github.com/latchkey-auth/latchkey/internal/bare"
+	"github.com/latchkey-auth/latchkey/internal/testutil"
 )
 
 // Release builds must not open the bench's listener, whatever the

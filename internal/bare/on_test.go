@@ -7,8 +7,8 @@ import (
 	"net/http"
 	"testing"
 
-	"latchkey/internal/bare"
-	"latchkey/internal/testutil"
+	"github.com/latchkey-auth/latchkey/internal/bare"
+	"github.com/latchkey-auth/latchkey/internal/testutil"
 )
 
 func TestBenchBuildsServeTheFloorInProcess(t *testing.T) {

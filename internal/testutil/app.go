@@ -19,9 +19,9 @@ import (
 	"github.com/PuerkitoBio/goquery"
 	"github.com/uptrace/bun"
 
-	"latchkey/handlers"
-	"latchkey/mail"
-	"latchkey/models"
+	"github.com/latchkey-auth/latchkey/handlers"
+	"github.com/latchkey-auth/latchkey/mail"
+	"github.com/latchkey-auth/latchkey/models"
 )
 
 // App is a running Latchkey: real database, real SMTP delivery through the

@@ -20,7 +20,7 @@ import (
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/driver/pgdriver"
 
-	"latchkey/models"
+	"github.com/latchkey-auth/latchkey/models"
 )
 
 // DefaultPostgresURL is used when TEST_DATABASE_URL is unset.
