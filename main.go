@@ -28,6 +28,7 @@ import (
 	"github.com/latchkey-auth/latchkey/internal/profiling"
 	"github.com/latchkey-auth/latchkey/mail"
 	"github.com/latchkey-auth/latchkey/models"
+	"github.com/latchkey-auth/latchkey/notify"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -435,7 +436,9 @@ func userSetPassword(ctx context.Context, a *app, rawEmail string, stdin io.Read
 	}
 	var queued []int64
 	a.store.OnQueued = func(ids []int64) { queued = append(queued, ids...) }
-	if err := a.store.SetPassword(ctx, acc, password, "cli", models.Client{}, "", handlers.ComposeChanged(ctx, a.cfg.BaseURL)); err != nil {
+	if err := a.store.SetPassword(ctx, models.SetPasswordInput{
+		Account: acc, Password: password, Change: models.ChangedByOperator, Compose: notify.Changed(ctx, a.cfg.BaseURL),
+	}); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "password set for %s; every session signed out\n", email)

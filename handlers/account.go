@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/a-h/templ"
@@ -16,19 +15,6 @@ func (h *Handler) home(c echo.Context) error {
 	return h.renderShared(c, "home", func() templ.Component {
 		return views.Home(h.page(c, "Welcome"))
 	})
-}
-
-// eventLabels names security events for people.
-var eventLabels = map[string]string{
-	models.EventRegistered:      "Account created",
-	models.EventSignIn:          "Signed in",
-	models.EventSignInFailed:    "Failed sign-in",
-	models.EventSignOut:         "Signed out",
-	models.EventPasswordChanged: "Password changed",
-	models.EventResetRequested:  "Password reset requested",
-	models.EventResetCompleted:  "Password reset completed",
-	models.EventSessionsRevoked: "Signed out other devices",
-	models.EventNotMe:           "“This wasn't me”: password locked, every device signed out",
 }
 
 func (h *Handler) account(c echo.Context) error {
@@ -48,7 +34,7 @@ func (h *Handler) account(c echo.Context) error {
 	vm := views.AccountPage{Email: row.Account.Email, Verified: row.Account.EmailVerifiedAt != nil}
 	for _, s := range sessions {
 		vm.Sessions = append(vm.Sessions, views.SessionRow{
-			ID: s.IDHash, Device: device(s.UserAgent), IP: s.IP,
+			ID: s.IDHash, Device: views.DeviceName(s.UserAgent), IP: s.IP,
 			Created: stamp(s.CreatedAt), LastSeen: stamp(s.LastSeenAt), Current: s.IDHash == row.IDHash,
 		})
 	}
@@ -56,7 +42,7 @@ func (h *Handler) account(c echo.Context) error {
 		if e.Kind == models.EventSignInFailed {
 			vm.FailedSignIns++
 		}
-		vm.Events = append(vm.Events, views.EventRow{What: eventLabels[e.Kind], IP: e.IP, Device: device(e.UserAgent), When: stamp(e.CreatedAt)})
+		vm.Events = append(vm.Events, views.EventRow{What: e.Kind.Label(), IP: e.IP, Device: views.DeviceName(e.UserAgent), When: stamp(e.CreatedAt)})
 	}
 	return h.render(c, http.StatusOK, views.AccountOverview(h.page(c, "Your account"), vm))
 }
@@ -105,34 +91,3 @@ func (h *Handler) revokeOtherSessions(c echo.Context) error {
 
 // stamp formats a time for the account page.
 func stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04") }
-
-// device gives a short, readable name for a user agent.
-func device(ua string) string {
-	if ua == "" {
-		return "Unknown device"
-	}
-	browser := "Browser"
-	for _, b := range []struct{ token, name string }{
-		{"Edg/", "Edge"}, {"OPR/", "Opera"}, {"Firefox/", "Firefox"}, {"Chrome/", "Chrome"},
-		{"Chromium/", "Chromium"}, {"Safari/", "Safari"}, {"curl/", "curl"}, {"Go-http-client", "Go client"},
-	} {
-		if strings.Contains(ua, b.token) {
-			browser = b.name
-			break
-		}
-	}
-	system := ""
-	for _, s := range []struct{ token, name string }{
-		{"Android", "Android"}, {"iPhone", "iPhone"}, {"iPad", "iPad"}, {"Windows", "Windows"},
-		{"Mac OS X", "macOS"}, {"CrOS", "ChromeOS"}, {"Linux", "Linux"},
-	} {
-		if strings.Contains(ua, s.token) {
-			system = s.name
-			break
-		}
-	}
-	if system == "" {
-		return browser
-	}
-	return browser + " on " + system
-}

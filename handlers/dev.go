@@ -6,13 +6,12 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/latchkey-auth/latchkey/models"
+	"github.com/latchkey-auth/latchkey/notify"
 	"github.com/latchkey-auth/latchkey/views"
-	"github.com/latchkey-auth/latchkey/views/email"
 )
 
 // The /dev routes exist only in dev mode (BASE_URL not https), and only
@@ -98,25 +97,7 @@ func (h *Handler) sampleMessages(ctx context.Context) ([]views.MailboxMessage, e
 
 // sampleEmails renders every email template with sample data.
 func (h *Handler) sampleEmails(ctx context.Context) (map[string]models.Message, error) {
-	now := time.Date(2026, 11, 23, 9, 58, 0, 0, time.UTC)
-	client := models.Client{IP: "192.0.2.10", UserAgent: "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0"}
-	reset := email.Reset{
-		Link: h.link("/account/reset-password", map[string][]string{"code": {"SAMPLE-CODE-not-a-real-one"}}), ExpiresIn: humanDuration(h.store.ResetTTL),
-		ExpiresAt: now.Add(h.store.ResetTTL).Format("2006-01-02 15:04 UTC"), IP: client.IP, Device: device(client.UserAgent),
-		ForgotURL: h.link("/account/forgot-password", nil),
-	}
-	r, err := renderMail(ctx, "ann@example.com", email.ResetSubject, email.ResetHTML(reset), email.ResetText(reset))
-	if err != nil {
-		return nil, err
-	}
-	changed, err := ComposeChanged(ctx, h.baseURL)(models.ChangedMail{
-		Account: &models.Account{ID: 1, Email: "ann@example.com"}, When: now, Client: client, How: "reset",
-		NotMeToken: "SAMPLE-TOKEN-not-a-real-one",
-	})
-	if err != nil {
-		return nil, err
-	}
-	return map[string]models.Message{"reset": r, "changed": changed}, nil
+	return notify.Samples(ctx, h.baseURL, h.store.ResetTTL)
 }
 
 // devMailboxHTML shows one email's HTML part. Email HTML uses inline

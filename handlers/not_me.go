@@ -3,23 +3,12 @@ package handlers
 import (
 	"errors"
 	"net/http"
-	"net/url"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/latchkey-auth/latchkey/models"
 	"github.com/latchkey-auth/latchkey/views"
 )
-
-// NotMeLink builds the "this wasn't me" URL for a token the store minted
-// (models.ChangedMail.NotMeToken).
-func NotMeLink(baseURL *url.URL, token string) string {
-	u := *baseURL
-	u.Path = "/account/not-me"
-	u.RawQuery = url.Values{"token": {token}}.Encode()
-	u.Fragment = ""
-	return u.String()
-}
 
 // notMePage asks for confirmation: a GET (which mail scanners make) changes
 // nothing.

@@ -78,7 +78,10 @@ func (h *Handler) changePassword(c echo.Context) error {
 	if err := h.store.ClearSignInAttempts(ctx, acc.Email, c.RealIP()); err != nil {
 		return err
 	}
-	if err := h.store.SetPassword(ctx, acc, password, "change", client(c), row.IDHash, h.composeChanged(c)); err != nil {
+	if err := h.store.SetPassword(ctx, models.SetPasswordInput{
+		Account: acc, Password: password, Change: models.ChangedBySelf,
+		Client: client(c), KeepSession: row.IDHash, Compose: h.composeChanged(c),
+	}); err != nil {
 		return err
 	}
 	id, fresh, err := h.store.RotateSession(ctx, row, client(c))

@@ -75,14 +75,44 @@ type Message struct {
 	HTML    string
 }
 
+// PasswordChange says how a password came to be replaced. It decides the
+// security event, whether the address counts as proven, and what the
+// "password changed" email says. The zero value is no change at all, so a
+// caller that forgets to choose is refused rather than guessed for.
+type PasswordChange int
+
+const (
+	// ChangedByReset: the owner used an emailed reset code (CompleteReset),
+	// which also proves the address.
+	ChangedByReset PasswordChange = iota + 1
+	// ChangedBySelf: the signed-in owner changed it on the account page,
+	// giving the current password.
+	ChangedBySelf
+	// ChangedByOperator: an operator set it from the command line; there
+	// is no client to name.
+	ChangedByOperator
+)
+
+// String names the change for logs and errors.
+func (c PasswordChange) String() string {
+	switch c {
+	case ChangedByReset:
+		return "reset"
+	case ChangedBySelf:
+		return "self"
+	case ChangedByOperator:
+		return "operator"
+	}
+	return fmt.Sprintf("PasswordChange(%d)", int(c))
+}
+
 // ChangedMail describes a "your password was changed" notification for the
 // compose function that renders it.
 type ChangedMail struct {
 	Account *Account
 	When    time.Time
 	Client  Client
-	// How is "reset", "change" or "cli".
-	How string
+	How     PasswordChange
 	// NotMeToken is the sealed one-time token of the email's "this wasn't
 	// me" link, minted by the store (see ConfirmNotMe).
 	NotMeToken string
@@ -197,20 +227,45 @@ func (s *Store) CheckPassword(ctx context.Context, acc *Account, password string
 	return nil
 }
 
+// SetPasswordInput is what SetPassword needs.
+type SetPasswordInput struct {
+	Account *Account
+	// Password is the new password, already through CheckPasswordPolicy.
+	Password string
+	// Change is ChangedBySelf or ChangedByOperator; a reset goes through
+	// CompleteReset, which proves the code first.
+	Change PasswordChange
+	// Client made the change (the zero Client for the command line).
+	Client Client
+	// KeepSession is the id hash of the one session that stays signed in
+	// (the one that made the change), or "" to revoke them all.
+	KeepSession string
+	// Compose renders the "password changed" email.
+	Compose ComposeChanged
+}
+
+// ErrPasswordChange is returned by SetPassword for a Change it does not
+// make.
+var ErrPasswordChange = errors.New("set password: change must be ChangedBySelf or ChangedByOperator")
+
 // SetPassword replaces an account's password in one transaction: the new
-// hash, every session revoked but keepSession (a session id hash, or ""),
-// every open reset code invalidated, a "password changed" email queued and
-// a security event written. The password must have passed
-// CheckPasswordPolicy. The web's change-password form and the CLI use it.
-func (s *Store) SetPassword(ctx context.Context, acc *Account, password, how string, client Client, keepSession string, compose ComposeChanged) error {
-	hash, err := s.Hasher.Hash(ctx, password)
+// hash, every session revoked but in.KeepSession, every open reset code
+// invalidated, a "password changed" email queued and a security event
+// written. The web's change-password form and the CLI use it.
+func (s *Store) SetPassword(ctx context.Context, in SetPasswordInput) error {
+	if in.Change != ChangedBySelf && in.Change != ChangedByOperator {
+		// ChangedByReset here would mark the address proven without a code.
+		return fmt.Errorf("%w (got %v)", ErrPasswordChange, in.Change)
+	}
+	hash, err := s.Hasher.Hash(ctx, in.Password)
 	if err != nil {
 		return fmt.Errorf("set password: %w", err)
 	}
-	client = client.clean()
 	err = s.inTx(ctx, func(ctx context.Context, tx bun.Tx, q *queued) error {
-		now := s.now()
-		return s.applyNewPassword(ctx, tx, q, acc, hash, how, client, now, keepSession, compose)
+		return s.applyNewPassword(ctx, tx, q, newPassword{
+			Account: in.Account, Hash: hash, Change: in.Change, Client: in.Client.clean(),
+			Now: s.now(), KeepSession: in.KeepSession, Compose: in.Compose,
+		})
 	})
 	if err != nil {
 		return fmt.Errorf("set password: %w", err)
@@ -218,26 +273,39 @@ func (s *Store) SetPassword(ctx context.Context, acc *Account, password, how str
 	return nil
 }
 
+// newPassword is what applyNewPassword writes: SetPasswordInput with the
+// password already hashed and the transaction's time.
+type newPassword struct {
+	Account     *Account
+	Hash        string
+	Change      PasswordChange
+	Client      Client // already clean
+	Now         time.Time
+	KeepSession string // a session id hash, or ""
+	Compose     ComposeChanged
+}
+
 // applyNewPassword is the shared body of SetPassword and CompleteReset. A
 // new password also lifts a "this wasn't me" lock.
-func (s *Store) applyNewPassword(ctx context.Context, tx bun.Tx, q *queued, acc *Account, hash, how string, client Client, now time.Time, keepSession string, compose ComposeChanged) error {
+func (s *Store) applyNewPassword(ctx context.Context, tx bun.Tx, q *queued, p newPassword) error {
+	acc, now := p.Account, p.Now
 	token, err := s.notMeToken(acc, now)
 	if err != nil {
 		return err
 	}
 	upd := tx.NewUpdate().Model((*Account)(nil)).
-		Set("password_hash = ?", hash).
+		Set("password_hash = ?", p.Hash).
 		Set("password_locked_at = NULL").
 		Set("updated_at = ?", now).
 		Where("id = ?", acc.ID)
-	if how == "reset" {
+	if p.Change == ChangedByReset {
 		// Completing a reset proves the address.
 		upd = upd.Set("email_verified_at = COALESCE(email_verified_at, ?)", now)
 	}
 	if _, err := upd.Exec(ctx); err != nil {
 		return fmt.Errorf("update hash: %w", err)
 	}
-	acc.PasswordHash = hash
+	acc.PasswordHash = p.Hash
 	acc.PasswordLockedAt = nil
 	if _, err := tx.NewUpdate().Model((*PasswordReset)(nil)).
 		Set("used_at = ?", now).
@@ -246,22 +314,22 @@ func (s *Store) applyNewPassword(ctx context.Context, tx bun.Tx, q *queued, acc 
 		return fmt.Errorf("invalidate codes: %w", err)
 	}
 	del := tx.NewDelete().Model((*Session)(nil)).Where("account_id = ?", acc.ID)
-	if keepSession != "" {
-		del = del.Where("id_hash <> ?", keepSession)
+	if p.KeepSession != "" {
+		del = del.Where("id_hash <> ?", p.KeepSession)
 	}
 	if _, err := del.Exec(ctx); err != nil {
 		return fmt.Errorf("revoke sessions: %w", err)
 	}
 	kind := EventPasswordChanged
-	if how == "reset" {
+	if p.Change == ChangedByReset {
 		kind = EventResetCompleted
 	}
-	if err := RecordEvent(ctx, tx, acc.ID, kind, client, now); err != nil {
+	if err := RecordEvent(ctx, tx, acc.ID, kind, p.Client, now); err != nil {
 		return err
 	}
-	msg, err := compose(ChangedMail{Account: acc, When: now, Client: client, How: how, NotMeToken: token})
+	msg, err := p.Compose(ChangedMail{Account: acc, When: now, Client: p.Client, How: p.Change, NotMeToken: token})
 	if err != nil {
 		return fmt.Errorf("compose changed mail: %w", err)
 	}
-	return s.enqueue(ctx, tx, q, "password-changed", msg, now)
+	return s.enqueue(ctx, tx, q, MailPasswordChanged, msg, now)
 }

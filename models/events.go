@@ -8,17 +8,46 @@ import (
 	"github.com/uptrace/bun"
 )
 
-// Security event kinds.
+// EventKind names a security event. The value is what
+// security_events.kind stores, so an existing value must never change.
+type EventKind string
+
+// Security event kinds. Every one needs its label in eventLabels below
+// (TestEveryEventKindHasALabel checks).
 const (
-	EventRegistered      = "registered"
-	EventSignIn          = "sign-in"
-	EventSignInFailed    = "sign-in-failed"
-	EventSignOut         = "sign-out"
-	EventPasswordChanged = "password-changed"
-	EventResetRequested  = "reset-requested"
-	EventResetCompleted  = "reset-completed"
-	EventSessionsRevoked = "sessions-revoked"
+	EventRegistered      EventKind = "registered"
+	EventSignIn          EventKind = "sign-in"
+	EventSignInFailed    EventKind = "sign-in-failed"
+	EventSignOut         EventKind = "sign-out"
+	EventPasswordChanged EventKind = "password-changed"
+	EventResetRequested  EventKind = "reset-requested"
+	EventResetCompleted  EventKind = "reset-completed"
+	EventSessionsRevoked EventKind = "sessions-revoked"
+	// EventNotMe is a confirmed "this wasn't me" (ConfirmNotMe).
+	EventNotMe EventKind = "not-me"
 )
+
+// eventLabels names each event for people (the account page's activity).
+var eventLabels = map[EventKind]string{
+	EventRegistered:      "Account created",
+	EventSignIn:          "Signed in",
+	EventSignInFailed:    "Failed sign-in",
+	EventSignOut:         "Signed out",
+	EventPasswordChanged: "Password changed",
+	EventResetRequested:  "Password reset requested",
+	EventResetCompleted:  "Password reset completed",
+	EventSessionsRevoked: "Signed out other devices",
+	EventNotMe:           "“This wasn't me”: password locked, every device signed out",
+}
+
+// Label names the event for people. A kind this version does not know (a
+// row written by a newer one) shows as stored rather than blank.
+func (k EventKind) Label() string {
+	if l, ok := eventLabels[k]; ok {
+		return l
+	}
+	return string(k)
+}
 
 // SecurityEvent is one entry of an account's security activity.
 type SecurityEvent struct {
@@ -26,14 +55,14 @@ type SecurityEvent struct {
 
 	ID        int64     `bun:"id,pk,autoincrement"`
 	AccountID int64     `bun:"account_id,notnull"`
-	Kind      string    `bun:"kind,notnull"`
+	Kind      EventKind `bun:"kind,notnull"`
 	IP        string    `bun:"ip,notnull"`
 	UserAgent string    `bun:"user_agent,notnull"`
 	CreatedAt time.Time `bun:"created_at,notnull"`
 }
 
 // RecordEvent writes a security event.
-func RecordEvent(ctx context.Context, db bun.IDB, accountID int64, kind string, client Client, now time.Time) error {
+func RecordEvent(ctx context.Context, db bun.IDB, accountID int64, kind EventKind, client Client, now time.Time) error {
 	client = client.clean()
 	ev := &SecurityEvent{AccountID: accountID, Kind: kind, IP: client.IP, UserAgent: client.UserAgent, CreatedAt: now}
 	if _, err := db.NewInsert().Model(ev).Exec(ctx); err != nil {

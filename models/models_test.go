@@ -137,8 +137,13 @@ func TestResetRequestAndCompletion(t *testing.T) {
 		if _, _, err := s.LookupReset(ctx, hash); err != nil {
 			t.Fatalf("lookup: %v", err)
 		}
-		if _, err := s.CompleteReset(ctx, hash, "new passphrase here", models.Client{IP: "203.0.113.9"}, noMail); err != nil {
+		var how models.PasswordChange
+		tell := func(m models.ChangedMail) (models.Message, error) { how = m.How; return noMail(m) }
+		if _, err := s.CompleteReset(ctx, hash, "new passphrase here", models.Client{IP: "203.0.113.9"}, tell); err != nil {
 			t.Fatalf("complete: %v", err)
+		}
+		if how != models.ChangedByReset {
+			t.Errorf("the changed email was told %v, want reset", how)
 		}
 		if _, err := s.CompleteReset(ctx, hash, "second passphrase", models.Client{}, noMail); !errors.Is(err, models.ErrResetInvalid) {
 			t.Errorf("reuse: %v", err)

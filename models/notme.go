@@ -18,9 +18,6 @@ import (
 // (AES-GCM under a key of its own, KeyLinkTokens): neither the account nor
 // the expiry can be read from it, and altering it breaks the seal.
 
-// EventNotMe is the security event of a confirmed "this wasn't me".
-const EventNotMe = "not-me"
-
 // NotMeTTL is how long the "this wasn't me" link in a password-changed
 // email works.
 const NotMeTTL = 7 * 24 * time.Hour
@@ -74,7 +71,7 @@ func (s *Store) openNotMe(token string, now time.Time) (publicID, usedKey string
 		return "", "", ErrLinkInvalid
 	}
 	sum := sha256.Sum256(sealed)
-	return hex.EncodeToString(payload[:publicIDBytes]), "not-me:" + base64.RawURLEncoding.EncodeToString(sum[:]), nil
+	return hex.EncodeToString(payload[:publicIDBytes]), usedNotMeLink.key(base64.RawURLEncoding.EncodeToString(sum[:])), nil
 }
 
 // CheckNotMe reports whether a "this wasn't me" token is still good (sealed
@@ -142,7 +139,7 @@ func (s *Store) ConfirmNotMe(ctx context.Context, token string, client Client, c
 		if err := RecordEvent(ctx, tx, acc.ID, EventNotMe, client, now); err != nil {
 			return err
 		}
-		allowed, _, err := hit(ctx, tx, "not-me-mail:"+acc.PublicID, NotMeMailsPerDay, 24*time.Hour, now)
+		allowed, _, err := hit(ctx, tx, limitNotMeMail.key(acc.PublicID), NotMeMailsPerDay, 24*time.Hour, now)
 		if err != nil {
 			return err
 		}
@@ -162,7 +159,7 @@ func (s *Store) ConfirmNotMe(ctx context.Context, token string, client Client, c
 			return fmt.Errorf("compose reset mail: %w", err)
 		}
 		msg.To = acc.Email // only ever the stored address
-		if err := s.enqueue(ctx, tx, q, "reset", msg, now); err != nil {
+		if err := s.enqueue(ctx, tx, q, MailReset, msg, now); err != nil {
 			return err
 		}
 		mailed = true

@@ -22,13 +22,24 @@ const (
 	OutboxFailed  = "failed"
 )
 
+// MailKind names what a queued email is for. The value is stored in
+// outbox_emails.kind and bound into the sealed body's associated data, so
+// existing values must never change.
+type MailKind string
+
+// The kinds of email the store queues.
+const (
+	MailReset           MailKind = "reset"
+	MailPasswordChanged MailKind = "password-changed"
+)
+
 // OutboxEmail is a queued email. Its body (which may hold a reset code) is
 // sealed with a key derived from SESSION_SECRET and wiped once sent.
 type OutboxEmail struct {
 	bun.BaseModel `bun:"table:outbox_emails"`
 
 	ID            int64      `bun:"id,pk,autoincrement"`
-	Kind          string     `bun:"kind,notnull"`
+	Kind          MailKind   `bun:"kind,notnull"`
 	Recipient     string     `bun:"recipient,notnull"`
 	SealedBody    []byte     `bun:"sealed_body"`
 	Status        string     `bun:"status,notnull"`
@@ -39,12 +50,12 @@ type OutboxEmail struct {
 	SentAt        *time.Time `bun:"sent_at"`
 }
 
-func outboxAD(kind, recipient string) []byte {
-	return []byte("latchkey-outbox\x00" + kind + "\x00" + recipient)
+func outboxAD(kind MailKind, recipient string) []byte {
+	return []byte("latchkey-outbox\x00" + string(kind) + "\x00" + recipient)
 }
 
 // enqueue seals and queues a message inside the caller's transaction.
-func (s *Store) enqueue(ctx context.Context, tx bun.IDB, q *queued, kind string, msg Message, now time.Time) error {
+func (s *Store) enqueue(ctx context.Context, tx bun.IDB, q *queued, kind MailKind, msg Message, now time.Time) error {
 	plain, err := json.Marshal(msg)
 	if err != nil {
 		return fmt.Errorf("enqueue: %w", err)
@@ -212,6 +223,10 @@ func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 	return row.NextAttemptAt, true, nil
 }
 
+// usedLinkKeep is how long Cleanup keeps the mark of a spent "this wasn't
+// me" link: two days past the longest a link lives.
+const usedLinkKeep = NotMeTTL + 2*24*time.Hour
+
 // Cleanup deletes sent and failed mail older than keep, expired or used
 // reset codes older than keep, dead sessions and stale rate-limit rows.
 func (s *Store) Cleanup(ctx context.Context, keep time.Duration) error {
@@ -227,12 +242,12 @@ func (s *Store) Cleanup(ctx context.Context, keep time.Duration) error {
 			Where("expires_at < ? OR (used_at IS NOT NULL AND used_at < ?)", cut, cut)},
 		{"sessions", s.DB.NewDelete().Model((*Session)(nil)).
 			Where("last_seen_at < ? OR created_at < ?", now.Add(-s.SessionIdle), now.Add(-s.SessionMax))},
-		// "not-me:" rows mark used one-time links; they must outlive the
-		// link (7 days).
+		// Marks of spent one-time links must outlive the link (NotMeTTL);
+		// every other row's window is at most a day.
 		{"rate limits", s.DB.NewDelete().TableExpr("rate_limits").
-			Where("window_start < ? AND (blocked_until IS NULL OR blocked_until < ?) AND key NOT LIKE 'not-me:%'", now.Add(-24*time.Hour), now)},
+			Where("window_start < ? AND (blocked_until IS NULL OR blocked_until < ?) AND key NOT LIKE ?", now.Add(-24*time.Hour), now, usedNotMeLink.like())},
 		{"used links", s.DB.NewDelete().TableExpr("rate_limits").
-			Where("window_start < ? AND key LIKE 'not-me:%'", now.Add(-9*24*time.Hour))},
+			Where("window_start < ? AND key LIKE ?", now.Add(-usedLinkKeep), usedNotMeLink.like())},
 	}
 	for _, st := range steps {
 		if _, err := st.q.Exec(ctx); err != nil {

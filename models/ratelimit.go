@@ -68,6 +68,34 @@ type rateRow struct {
 	BlockedUntil *time.Time `bun:"blocked_until"`
 }
 
+// limitKind is the first part of a rate_limits key: a row's key is its
+// kind, a colon and a subject (an address, an IP unit, a nonce). Every
+// kind is listed here, once, for the code that counts and for Cleanup,
+// which keeps some kinds longer than others.
+type limitKind string
+
+const (
+	limitRegisterIP  limitKind = "register-ip"    // registrations per IP unit
+	limitForgotIP    limitKind = "forgot-ip"      // forgot-password POSTs per IP unit
+	limitResetIP     limitKind = "reset-ip"       // reset-password POSTs per IP unit
+	limitValidateIP  limitKind = "validate-ip"    // inline validations per IP unit
+	limitSignInEmail limitKind = "signin-fail"    // sign-in attempts per address
+	limitSignInIP    limitKind = "signin-fail-ip" // sign-in attempts per IP unit
+	limitSignInDev   limitKind = "signin-device"  // sign-in attempts per trusted device cookie
+	limitResetMail   limitKind = "reset-mail"     // reset emails per address
+	limitNotMeMail   limitKind = "not-me-mail"    // "this wasn't me" reset emails per account
+	// usedNotMeLink is not a limit but a mark: one row per spent "this
+	// wasn't me" link, which must outlive the link (see Cleanup).
+	usedNotMeLink limitKind = "not-me"
+)
+
+// key is the rate_limits key of this kind for subject.
+func (k limitKind) key(subject string) string { return string(k) + ":" + subject }
+
+// like is a LIKE pattern matching every key of this kind (no kind holds
+// LIKE's wildcards).
+func (k limitKind) like() string { return string(k) + ":%" }
+
 // hit counts one event for key in a fixed window and reports whether the
 // count is still within limit; a single upsert, so concurrent instances
 // never lose a count.
@@ -140,30 +168,29 @@ func ipKey(ip string) string {
 
 // AllowRegistration counts one registration attempt from ip.
 func (s *Store) AllowRegistration(ctx context.Context, ip string) error {
-	return s.Allow(ctx, "register-ip:"+ipKey(ip), s.Limits.RegistrationsPerHour, time.Hour)
+	return s.allow(ctx, limitRegisterIP.key(ipKey(ip)), s.Limits.RegistrationsPerHour, time.Hour)
 }
 
 // AllowForgotPost counts one forgot-password POST from ip.
 func (s *Store) AllowForgotPost(ctx context.Context, ip string) error {
-	return s.Allow(ctx, "forgot-ip:"+ipKey(ip), s.Limits.ResetPostsPerMinute, time.Minute)
+	return s.allow(ctx, limitForgotIP.key(ipKey(ip)), s.Limits.ResetPostsPerMinute, time.Minute)
 }
 
 // AllowResetPost counts one reset-password POST from ip.
 func (s *Store) AllowResetPost(ctx context.Context, ip string) error {
-	return s.Allow(ctx, "reset-ip:"+ipKey(ip), s.Limits.ResetPostsPerMinute, time.Minute)
+	return s.allow(ctx, limitResetIP.key(ipKey(ip)), s.Limits.ResetPostsPerMinute, time.Minute)
 }
 
 // AllowValidation counts one inline-validation request from ip, against a
 // budget of its own.
 func (s *Store) AllowValidation(ctx context.Context, ip string) error {
-	return s.Allow(ctx, "validate-ip:"+ipKey(ip), s.Limits.ValidationsPerMinute, time.Minute)
+	return s.allow(ctx, limitValidateIP.key(ipKey(ip)), s.Limits.ValidationsPerMinute, time.Minute)
 }
 
-// Allow counts one request for key against limit per window and returns a
-// *LimitedError when over it. Per-IP limits go through the Allow… methods
-// above, which build the key; this is for keys of other kinds (a signed
-// link used once).
-func (s *Store) Allow(ctx context.Context, key string, limit int, window time.Duration) error {
+// allow counts one request for key against limit per window and returns a
+// *LimitedError when over it. Callers outside models use the Allow…
+// methods above, which choose the key and the limit.
+func (s *Store) allow(ctx context.Context, key string, limit int, window time.Duration) error {
 	ok, retry, err := hit(ctx, s.DB, key, limit, window, s.now())
 	if err != nil {
 		return err
@@ -203,16 +230,16 @@ func (s *Store) SignInAttempt(ctx context.Context, email, ip string, dev Device)
 		var keys []limitKey
 		trusted := false
 		if dev.nonce != "" {
-			row, err := count(ctx, tx, "signin-device:"+dev.nonce, time.Hour, now)
+			row, err := count(ctx, tx, limitSignInDev.key(dev.nonce), time.Hour, now)
 			if err != nil {
 				return err
 			}
 			trusted = row.Count <= s.Limits.SignInFreeFailuresDevice
 		}
 		if !trusted {
-			keys = append(keys, limitKey{"signin-fail:" + email, s.Limits.SignInFreeFailures})
+			keys = append(keys, limitKey{limitSignInEmail.key(email), s.Limits.SignInFreeFailures})
 		}
-		keys = append(keys, limitKey{"signin-fail-ip:" + ipKey(ip), s.Limits.SignInFreeFailuresIP})
+		keys = append(keys, limitKey{limitSignInIP.key(ipKey(ip)), s.Limits.SignInFreeFailuresIP})
 		for _, k := range keys {
 			row, err := count(ctx, tx, k.key, time.Hour, now)
 			if err != nil {
@@ -259,11 +286,11 @@ func (s *Store) SignInAttempt(ctx context.Context, email, ip string, dev Device)
 // the attempt a success used. Only a success that SignInAttempt reserved
 // may call it: anything else (a registration) would refund a failure.
 func clearSignInAttempts(ctx context.Context, db bun.IDB, email, ip string) error {
-	if err := resetLimit(ctx, db, "signin-fail:"+email); err != nil {
+	if err := resetLimit(ctx, db, limitSignInEmail.key(email)); err != nil {
 		return err
 	}
 	if _, err := db.NewUpdate().Model((*rateRow)(nil)).Set("count = count - 1").
-		Where("key = ? AND count > 0", "signin-fail-ip:"+ipKey(ip)).Exec(ctx); err != nil {
+		Where("key = ? AND count > 0", limitSignInIP.key(ipKey(ip))).Exec(ctx); err != nil {
 		return fmt.Errorf("sign-in attempts: %w", err)
 	}
 	return nil
@@ -286,7 +313,7 @@ func (s *Store) ClearSignInAttempts(ctx context.Context, email, ip string) error
 func (s *Store) SignInFailed(ctx context.Context, client Client, acc *Account) error {
 	if acc == nil {
 		if _, err := s.DB.NewUpdate().Model((*rateRow)(nil)).Set("count = count").
-			Where("key = ?", "signin-fail-ip:"+ipKey(client.IP)).Exec(ctx); err != nil {
+			Where("key = ?", limitSignInIP.key(ipKey(client.IP))).Exec(ctx); err != nil {
 			return fmt.Errorf("sign-in failed: %w", err)
 		}
 		return nil

@@ -54,7 +54,7 @@ func (s *Store) RequestReset(ctx context.Context, email string, client Client, c
 		}
 		// Counted for every address, known or not, so the write happens on
 		// both paths.
-		allowed, _, err := hit(ctx, tx, "reset-mail:"+email, s.Limits.ResetMailsPerHour, time.Hour, now)
+		allowed, _, err := hit(ctx, tx, limitResetMail.key(email), s.Limits.ResetMailsPerHour, time.Hour, now)
 		if err != nil {
 			return err
 		}
@@ -79,7 +79,7 @@ func (s *Store) RequestReset(ctx context.Context, email string, client Client, c
 			return err
 		}
 		msg.To = acc.Email // only ever the stored address
-		return s.enqueue(ctx, tx, q, "reset", msg, now)
+		return s.enqueue(ctx, tx, q, MailReset, msg, now)
 	})
 	if err != nil {
 		return fmt.Errorf("request reset: %w", err)
@@ -146,7 +146,9 @@ func (s *Store) CompleteReset(ctx context.Context, codeHash, password string, cl
 		if err != nil {
 			return err
 		}
-		return s.applyNewPassword(ctx, tx, q, acc, hash, "reset", client, now, "", compose)
+		return s.applyNewPassword(ctx, tx, q, newPassword{
+			Account: acc, Hash: hash, Change: ChangedByReset, Client: client, Now: now, Compose: compose,
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("complete reset: %w", err)

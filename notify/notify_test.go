@@ -1,0 +1,104 @@
+package notify
+
+import (
+	"context"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/latchkey-auth/latchkey/models"
+)
+
+var base = &url.URL{Scheme: "https", Host: "accounts.example.com", Fragment: "dropped"}
+
+// TestChangedSaysHowItChanged: each kind of change reads as itself, and
+// the "this wasn't me" link is on BASE_URL with the store's token.
+func TestChangedSaysHowItChanged(t *testing.T) {
+	client := models.Client{IP: "192.0.2.44", UserAgent: "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0"}
+	cases := []struct {
+		how    models.PasswordChange
+		want   string
+		absent string
+	}{
+		{models.ChangedByReset, "changed through a password reset on 2026-11-25 11:00 UTC, from IP address 192.0.2.44 (Firefox on Linux).", "operator"},
+		{models.ChangedBySelf, "changed through the account page on 2026-11-25 11:00 UTC, from IP address 192.0.2.44 (Firefox on Linux).", "operator"},
+		{models.ChangedByOperator, "set by an operator from the command line on 2026-11-25 11:00 UTC.", "192.0.2.44"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.how.String(), func(t *testing.T) {
+			when := time.Date(2026, 11, 25, 12, 0, 0, 0, time.FixedZone("CET", 3600))
+			m, err := Changed(context.Background(), base)(models.ChangedMail{
+				Account: &models.Account{Email: "ann@example.com"}, When: when, Client: client, How: tc.how, NotMeToken: "tok/en+",
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.To != "ann@example.com" || m.Subject == "" || m.HTML == "" {
+				t.Errorf("message %q to %q, html %d bytes", m.Subject, m.To, len(m.HTML))
+			}
+			if !strings.Contains(m.Text, tc.want) {
+				t.Errorf("text lacks %q:\n%s", tc.want, m.Text)
+			}
+			if strings.Contains(m.Text, tc.absent) {
+				t.Errorf("text has %q:\n%s", tc.absent, m.Text)
+			}
+			if link := "https://accounts.example.com/account/not-me?token=tok%2Fen%2B"; !strings.Contains(m.Text, link) {
+				t.Errorf("text lacks the not-me link %s:\n%s", link, m.Text)
+			}
+		})
+	}
+}
+
+// TestResetLinksOnBaseURL: the reset email's links are on BASE_URL and it
+// names the lifetime, the IP and the device.
+func TestResetLinksOnBaseURL(t *testing.T) {
+	m, err := Reset(context.Background(), base)(models.ResetMail{
+		Email: "bo@example.com", Code: "abc-DEF_123", ExpiresAt: time.Now().Add(time.Hour + 20*time.Second),
+		Client: models.Client{IP: "2001:db8::7", UserAgent: "curl/8.0"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"https://accounts.example.com/account/reset-password?code=abc-DEF_123",
+		"https://accounts.example.com/account/forgot-password",
+		"1 hour", "2001:db8::7", "curl",
+	} {
+		if !strings.Contains(m.Text, want) {
+			t.Errorf("text lacks %q:\n%s", want, m.Text)
+		}
+	}
+	if m.To != "bo@example.com" || strings.Contains(m.Text, "#dropped") {
+		t.Errorf("to %q; text:\n%s", m.To, m.Text)
+	}
+}
+
+// TestSamples: the dev mailbox gets every email, rendered.
+func TestSamples(t *testing.T) {
+	got, err := Samples(context.Background(), base, 90*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{"reset": "1 hours 30 minutes", "changed": "through a password reset"} {
+		if !strings.Contains(got[name].Text, want) {
+			t.Errorf("sample %s lacks %q:\n%s", name, want, got[name].Text)
+		}
+	}
+	if len(got) != 2 {
+		t.Errorf("%d samples, want 2", len(got))
+	}
+}
+
+func TestHumanDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		time.Minute: "1 minute", 30 * time.Minute: "30 minutes", time.Hour: "1 hour",
+		2 * time.Hour: "2 hours", 90 * time.Minute: "1 hours 30 minutes", 59*time.Minute + 40*time.Second: "1 hour",
+	} {
+		t.Run(want, func(t *testing.T) {
+			if got := humanDuration(d); got != want {
+				t.Errorf("humanDuration(%s) = %q, want %q", d, got, want)
+			}
+		})
+	}
+}
