@@ -12,22 +12,6 @@ import (
 	"github.com/latchkey-auth/latchkey/models"
 )
 
-const (
-	resetSubject = "Reset your Latchkey password"
-	oldPassword  = "correct horse battery staple"
-	newPassword  = "a brand new passphrase 42"
-)
-
-// forEachApp runs a scenario against a Latchkey on SQLite and on Postgres.
-func forEachApp(t *testing.T, fn func(t *testing.T, app *testutil.App), opts ...testutil.AppOption) {
-	for _, d := range testutil.Dialects {
-		t.Run(d, func(t *testing.T) {
-			t.Parallel()
-			fn(t, testutil.StartApp(t, d, opts...))
-		})
-	}
-}
-
 func TestResetFlowEndToEnd(t *testing.T) {
 	forEachApp(t, func(t *testing.T, app *testutil.App) {
 		const email = "ann@example.com"

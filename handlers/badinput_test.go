@@ -1,0 +1,67 @@
+package handlers_test
+
+// Malformed, oversized and hostile request bodies.
+
+import (
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/latchkey-auth/latchkey/internal/testutil"
+	"github.com/latchkey-auth/latchkey/models"
+)
+
+func TestBadInput(t *testing.T) {
+	app := testutil.StartApp(t, "sqlite")
+	b := app.NewBrowser(t)
+	post := func(path, body, ctype string) int {
+		req, _ := http.NewRequest(http.MethodPost, app.URL+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", ctype)
+		return b.Do(req).StatusCode
+	}
+	const form = "application/x-www-form-urlencoded"
+	cases := []struct {
+		name, path, body, ctype string
+		want                    int
+	}{
+		{"invalid UTF-8", "/account/register", "email=%ff%fe%40example.com&password=abcdefghijk", form, 400},
+		{"NUL", "/account/login", "email=a%00b%40example.com&password=x", form, 400},
+		{"CRLF in email", "/account/forgot-password", "email=a%40example.com%0d%0aBcc:%20x%40evil.example", form, 400},
+		{"duplicated field", "/account/register", "email=a%40example.com&email=b%40example.com&password=abcdefghijk", form, 400},
+		{"array-form field", "/account/register", "email[]=a%40example.com&password=abcdefghijk", form, 422},
+		{"multipart", "/account/register", "--x\r\n", "multipart/form-data; boundary=x", 415},
+		{"json", "/account/login", `{"email":"a@example.com"}`, "application/json", 415},
+		{"overlong email", "/account/register", "email=" + strings.Repeat("a", 250) + "%40example.com&password=abcdefghijk", form, 422},
+		{"overlong local part", "/account/register", "email=" + strings.Repeat("a", 65) + "%40example.com&password=abcdefghijk", form, 422},
+		{"script in email", "/account/forgot-password", "email=%3Cscript%3E%40example.com", form, 422},
+		{"SQL in email", "/account/login", "email=a%27%20OR%201%3D1--%40example.com&password=x", form, 422},
+		{"unicode look-alike", "/account/register", "email=%D0%B0dmin%40example.com&password=abcdefghijk", form, 422},
+	}
+	for _, c := range cases {
+		if got := post(c.path, c.body, c.ctype); got != c.want {
+			t.Errorf("%s: %d, want %d", c.name, got, c.want)
+		}
+	}
+
+	big := strings.Repeat("a", 2<<20)
+	if got := post("/account/login", "email=a%40example.com&password="+big, form); got != http.StatusRequestEntityTooLarge {
+		t.Errorf("2 MiB body with Content-Length: %d", got)
+	}
+	req, _ := http.NewRequest(http.MethodPost, app.URL+"/account/login", io.MultiReader(strings.NewReader("email=a%40example.com&password="), strings.NewReader(big)))
+	req.ContentLength = -1 // chunked
+	req.Header.Set("Content-Type", form)
+	if got := b.Do(req).StatusCode; got != http.StatusRequestEntityTooLarge {
+		t.Errorf("2 MiB chunked body: %d", got)
+	}
+
+	// HTML in a field comes back inert.
+	r := b.Post("/account/login", url.Values{"email": {`"><img src=x onerror=alert(1) hx-get="/x">`}, "password": {"x"}})
+	if strings.Contains(r.Body, "<img src=x") || strings.Contains(r.Body, `hx-get="/x"`) {
+		t.Errorf("field rendered unescaped")
+	}
+	if n, _ := app.DB.NewSelect().Model((*models.Account)(nil)).Count(t.Context()); n != 0 {
+		t.Errorf("bad input created %d accounts", n)
+	}
+}
