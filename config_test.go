@@ -24,20 +24,22 @@ func TestContainerRefusesDevModeUnlessAskedFor(t *testing.T) {
 		{"container, LATCHKEY_DEV=yes (not a boolean)", map[string]string{"LATCHKEY_DEV": "yes"}, false},
 	}
 	for _, c := range cases {
-		e := map[string]string{"LATCHKEY_CONTAINER": "1", "ADDR": ":8080", "DATABASE_URL": "sqlite:/data/latchkey.db"}
-		for k, v := range c.env {
-			e[k] = v
-		}
-		cfg, err := loadConfig(env(e))
-		if (err == nil) != c.ok {
-			t.Errorf("%s: error %v, want ok=%v", c.name, err, c.ok)
-		}
-		if err != nil && !c.ok && !strings.Contains(c.name, "not a boolean") && !strings.Contains(err.Error(), "LATCHKEY_DEV=1") {
-			t.Errorf("%s: the error does not name the opt-in: %v", c.name, err)
-		}
-		if c.name == "container, LATCHKEY_DEV=1" && err == nil && (!cfg.DevMode() || cfg.BaseURL.String() != "http://localhost:8080") {
-			t.Errorf("%s: dev mode %v, BASE_URL %s", c.name, cfg.DevMode(), cfg.BaseURL)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			e := map[string]string{"LATCHKEY_CONTAINER": "1", "ADDR": ":8080", "DATABASE_URL": "sqlite:/data/latchkey.db"}
+			for k, v := range c.env {
+				e[k] = v
+			}
+			cfg, err := loadConfig(env(e))
+			if (err == nil) != c.ok {
+				t.Errorf("%s: error %v, want ok=%v", c.name, err, c.ok)
+			}
+			if err != nil && !c.ok && !strings.Contains(c.name, "not a boolean") && !strings.Contains(err.Error(), "LATCHKEY_DEV=1") {
+				t.Errorf("%s: the error does not name the opt-in: %v", c.name, err)
+			}
+			if c.name == "container, LATCHKEY_DEV=1" && err == nil && (!cfg.DevMode() || cfg.BaseURL.String() != "http://localhost:8080") {
+				t.Errorf("%s: dev mode %v, BASE_URL %s", c.name, cfg.DevMode(), cfg.BaseURL)
+			}
+		})
 	}
 	// Outside the container dev mode needs no opt-in.
 	if _, err := loadConfig(env(map[string]string{"ADDR": ":8080"})); err != nil {
@@ -72,14 +74,20 @@ func TestDevBaseURLFollowsADDR(t *testing.T) {
 		"devbox.internal:443": "http://devbox.internal:443",
 	}
 	for addr, want := range cases {
-		cfg, err := loadConfig(env(map[string]string{"ADDR": addr}))
-		if err != nil {
-			t.Errorf("ADDR=%q: %v", addr, err)
-			continue
+		name := "ADDR=" + addr
+		if addr == "" {
+			name = "ADDR empty"
 		}
-		if got := cfg.BaseURL.String(); got != want || !cfg.DevMode() {
-			t.Errorf("ADDR=%q: BASE_URL %s (dev mode %v), want %s", addr, got, cfg.DevMode(), want)
-		}
+		t.Run(name, func(t *testing.T) {
+			cfg, err := loadConfig(env(map[string]string{"ADDR": addr}))
+			if err != nil {
+				t.Errorf("ADDR=%q: %v", addr, err)
+				return
+			}
+			if got := cfg.BaseURL.String(); got != want || !cfg.DevMode() {
+				t.Errorf("ADDR=%q: BASE_URL %s (dev mode %v), want %s", addr, got, cfg.DevMode(), want)
+			}
+		})
 	}
 	// An explicit BASE_URL wins.
 	cfg, err := loadConfig(env(map[string]string{"ADDR": ":9000", "BASE_URL": "http://accounts.test"}))

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -96,10 +97,12 @@ func TestWilson(t *testing.T) {
 		{0, 10, 0, 0.2775327998628892},
 		{520, 1000, 0.4890177246575191, 0.5508292050030589},
 	} {
-		lo, hi := wilson(c.k, c.n, z95)
-		if math.Abs(lo-c.lo) > 1e-9 || math.Abs(hi-c.hi) > 1e-9 {
-			t.Errorf("wilson(%d, %d) = %.6f–%.6f, want %.6f–%.6f", c.k, c.n, lo, hi, c.lo, c.hi)
-		}
+		t.Run(fmt.Sprintf("%d of %d", c.k, c.n), func(t *testing.T) {
+			lo, hi := wilson(c.k, c.n, z95)
+			if math.Abs(lo-c.lo) > 1e-9 || math.Abs(hi-c.hi) > 1e-9 {
+				t.Errorf("wilson(%d, %d) = %.6f–%.6f, want %.6f–%.6f", c.k, c.n, lo, hi, c.lo, c.hi)
+			}
+		})
 	}
 }
 

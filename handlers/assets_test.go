@@ -228,10 +228,12 @@ func TestAssetsContentLengthMatchesBody(t *testing.T) {
 	waitBrotli(t, h)
 	js := strings.TrimPrefix(h.assets.urls.HTMX, "/assets/")
 	for _, accept := range []string{"br", "gzip", ""} {
-		rec := serveAsset(h, js, "Accept-Encoding", accept)
-		if got, want := rec.Header().Get("Content-Length"), rec.Body.Len(); got != strconv.Itoa(want) {
-			t.Errorf("%q: Content-Length %s, body %d", accept, got, want)
-		}
+		t.Run("Accept-Encoding "+accept, func(t *testing.T) {
+			rec := serveAsset(h, js, "Accept-Encoding", accept)
+			if got, want := rec.Header().Get("Content-Length"), rec.Body.Len(); got != strconv.Itoa(want) {
+				t.Errorf("%q: Content-Length %s, body %d", accept, got, want)
+			}
+		})
 	}
 }
 
@@ -254,9 +256,11 @@ func TestAssetTypesComeFromTheTable(t *testing.T) {
 		"brand.woff2": "font/woff2",
 		"Logo.SVG":    "image/svg+xml",
 	} {
-		if a := set.byName[name]; a == nil || a.contentType != want {
-			t.Errorf("%s: %+v, want Content-Type %q", name, a, want)
-		}
+		t.Run(name, func(t *testing.T) {
+			if a := set.byName[name]; a == nil || a.contentType != want {
+				t.Errorf("%s: %+v, want Content-Type %q", name, a, want)
+			}
+		})
 	}
 	for _, name := range []string{"NOTES.md", "data.xyz"} {
 		if set.byName[name] != nil {

@@ -40,9 +40,11 @@ func TestBadInput(t *testing.T) {
 		{"unicode look-alike", "/account/register", "email=%D0%B0dmin%40example.com&password=abcdefghijk", form, 422},
 	}
 	for _, c := range cases {
-		if got := post(c.path, c.body, c.ctype); got != c.want {
-			t.Errorf("%s: %d, want %d", c.name, got, c.want)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			if got := post(c.path, c.body, c.ctype); got != c.want {
+				t.Errorf("%s: %d, want %d", c.name, got, c.want)
+			}
+		})
 	}
 
 	big := strings.Repeat("a", 2<<20)

@@ -5,6 +5,7 @@ package handlers_test
 import (
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/latchkey-auth/latchkey/internal/testutil"
@@ -16,17 +17,23 @@ func TestCrossSitePostsAreRefused(t *testing.T) {
 	b := app.NewBrowser(t)
 	form := url.Values{"email": {"x@example.com"}, "password": {oldPassword}}
 	for _, path := range []string{"/account/register", "/account/login", "/account/forgot-password", "/account/reset-password", "/account/logout", "/account/validate/password", "/account/validate/email"} {
-		for name, hdr := range map[string][]string{
-			"sec-fetch-site cross-site": {"Sec-Fetch-Site", "cross-site"},
-			"sec-fetch-site same-site":  {"Sec-Fetch-Site", "same-site"},
-			"foreign origin":            {"Origin", "https://evil.example"},
-			"htmx from foreign origin":  {"Origin", "https://evil.example", "HX-Request", "true"},
-		} {
-			resp := b.Post(path, form, hdr...)
-			if resp.StatusCode != http.StatusForbidden {
-				t.Errorf("%s with %s: %d, want 403", path, name, resp.StatusCode)
+		// Named "validate-email" for /account/validate/email: a slash in
+		// a subtest name would read as another level to -run.
+		t.Run(strings.ReplaceAll(strings.TrimPrefix(path, "/account/"), "/", "-"), func(t *testing.T) {
+			for name, hdr := range map[string][]string{
+				"sec-fetch-site cross-site": {"Sec-Fetch-Site", "cross-site"},
+				"sec-fetch-site same-site":  {"Sec-Fetch-Site", "same-site"},
+				"foreign origin":            {"Origin", "https://evil.example"},
+				"htmx from foreign origin":  {"Origin", "https://evil.example", "HX-Request", "true"},
+			} {
+				t.Run(name, func(t *testing.T) {
+					resp := b.Post(path, form, hdr...)
+					if resp.StatusCode != http.StatusForbidden {
+						t.Errorf("%s with %s: %d, want 403", path, name, resp.StatusCode)
+					}
+				})
 			}
-		}
+		})
 	}
 	// Browsers send Origin: null from no-referrer pages; Sec-Fetch-Site
 	// decides first, so real users are not locked out of the reset form.

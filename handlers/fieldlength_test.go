@@ -43,25 +43,27 @@ func TestOverlongFieldsAreInlineErrors(t *testing.T) {
 			{"inline email check", "/account/validate/email", nil, url.Values{"email": {longEmail}}, 200, "", models.ErrEmailTooLong.Message},
 		}
 		for _, c := range cases {
-			b := c.b
-			if b == nil {
-				b = app.NewBrowser(t)
-			}
-			r := b.Post(c.path, c.form)
-			if r.StatusCode != c.status {
-				t.Errorf("%s: %d, want %d", c.name, r.StatusCode, c.status)
-				continue
-			}
-			got := r.Body
-			if c.feedback != "" {
-				got = r.Text(t, `[data-testid="`+c.feedback+`"]`)
-			}
-			if !strings.Contains(got, c.want) {
-				t.Errorf("%s: message %q, want %q", c.name, got, c.want)
-			}
-			if strings.Contains(r.Body, long) && c.feedback != "email-feedback" {
-				t.Errorf("%s: the over-long value was echoed back", c.name)
-			}
+			t.Run(c.name, func(t *testing.T) {
+				b := c.b
+				if b == nil {
+					b = app.NewBrowser(t)
+				}
+				r := b.Post(c.path, c.form)
+				if r.StatusCode != c.status {
+					t.Errorf("%s: %d, want %d", c.name, r.StatusCode, c.status)
+					return
+				}
+				got := r.Body
+				if c.feedback != "" {
+					got = r.Text(t, `[data-testid="`+c.feedback+`"]`)
+				}
+				if !strings.Contains(got, c.want) {
+					t.Errorf("%s: message %q, want %q", c.name, got, c.want)
+				}
+				if strings.Contains(r.Body, long) && c.feedback != "email-feedback" {
+					t.Errorf("%s: the over-long value was echoed back", c.name)
+				}
+			})
 		}
 
 		// Nothing was hashed or counted as a guess, and nothing changed.

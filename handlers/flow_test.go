@@ -185,15 +185,23 @@ func TestResetCodes(t *testing.T) {
 
 		t.Run("unknown and malformed codes are 410 with a way on", func(t *testing.T) {
 			b := app.NewBrowser(t)
-			for _, c := range []string{"nope", strings.Repeat("A", 43), "", "%00"} {
-				resp := b.Get("/account/reset-password?code=" + c)
-				if resp.StatusCode != http.StatusGone {
-					t.Errorf("code %q: %d", c, resp.StatusCode)
-				}
-				doc := resp.Doc(t)
-				if doc.Find("form#reset-form").Length() != 0 || doc.Find(`a[href="/account/forgot-password"]`).Length() == 0 {
-					t.Errorf("410 page should have no form and a link to ask again")
-				}
+			for _, tc := range []struct{ name, code string }{
+				{"malformed", "nope"},
+				{"unknown", strings.Repeat("A", 43)},
+				{"empty", ""},
+				{"NUL", "%00"},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					c := tc.code
+					resp := b.Get("/account/reset-password?code=" + c)
+					if resp.StatusCode != http.StatusGone {
+						t.Errorf("code %q: %d", c, resp.StatusCode)
+					}
+					doc := resp.Doc(t)
+					if doc.Find("form#reset-form").Length() != 0 || doc.Find(`a[href="/account/forgot-password"]`).Length() == 0 {
+						t.Errorf("410 page should have no form and a link to ask again")
+					}
+				})
 			}
 			resp := b.Post("/account/reset-password", url.Values{"code": {strings.Repeat("B", 43)}, "password": {newPassword}})
 			if resp.StatusCode != http.StatusGone {

@@ -68,16 +68,18 @@ func TestPerIPLimitsCountAnIPv6Slash64AsOneClient(t *testing.T) {
 			}, http.StatusOK},
 		}
 		for _, c := range cases {
-			for i, want := range []int{c.ok, c.ok, http.StatusTooManyRequests} {
-				r := c.post(app.NewBrowser(t), i, from(c.net, i))
-				if r.StatusCode != want {
-					t.Errorf("%s, address %d of one /64: %d, want %d", c.name, i+1, r.StatusCode, want)
+			t.Run(c.name, func(t *testing.T) {
+				for i, want := range []int{c.ok, c.ok, http.StatusTooManyRequests} {
+					r := c.post(app.NewBrowser(t), i, from(c.net, i))
+					if r.StatusCode != want {
+						t.Errorf("%s, address %d of one /64: %d, want %d", c.name, i+1, r.StatusCode, want)
+					}
 				}
-			}
-			// Another /64 is another client.
-			if r := c.post(app.NewBrowser(t), 9, from(c.net+"0", 0)); r.StatusCode != c.ok {
-				t.Errorf("%s from the next /64: %d, want %d", c.name, r.StatusCode, c.ok)
-			}
+				// Another /64 is another client.
+				if r := c.post(app.NewBrowser(t), 9, from(c.net+"0", 0)); r.StatusCode != c.ok {
+					t.Errorf("%s from the next /64: %d, want %d", c.name, r.StatusCode, c.ok)
+				}
+			})
 		}
 
 		// Failed sign-ins (each for another address, so only the per-IP
@@ -198,10 +200,12 @@ func TestDeviceCookieKeepsTheOwnerInDuringAnAttack(t *testing.T) {
 			"another address's cookie": withDevice(otherValue),
 		}
 		for name, b := range strangers {
-			r := login(b, owner, oldPassword, "192.0.2.50")
-			if r.StatusCode != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" {
-				t.Errorf("stranger with %s during the attack: %d, want 429", name, r.StatusCode)
-			}
+			t.Run(name, func(t *testing.T) {
+				r := login(b, owner, oldPassword, "192.0.2.50")
+				if r.StatusCode != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" {
+					t.Errorf("stranger with %s during the attack: %d, want 429", name, r.StatusCode)
+				}
+			})
 		}
 		// The owner's browser is not locked out by strangers.
 		owned := withDevice(device)

@@ -305,12 +305,14 @@ func TestNotMeTokenIsOpaque(t *testing.T) {
 			"empty":        "",
 			"junk":         "not-a-token",
 		} {
-			if r := b.Get("/account/not-me?token=" + url.QueryEscape(bad)); r.StatusCode != http.StatusGone {
-				t.Errorf("%s token GET: %d", name, r.StatusCode)
-			}
-			if r := b.Post("/account/not-me", url.Values{"token": {bad}}); r.StatusCode != http.StatusGone {
-				t.Errorf("%s token POST: %d", name, r.StatusCode)
-			}
+			t.Run(name, func(t *testing.T) {
+				if r := b.Get("/account/not-me?token=" + url.QueryEscape(bad)); r.StatusCode != http.StatusGone {
+					t.Errorf("%s token GET: %d", name, r.StatusCode)
+				}
+				if r := b.Post("/account/not-me", url.Values{"token": {bad}}); r.StatusCode != http.StatusGone {
+					t.Errorf("%s token POST: %d", name, r.StatusCode)
+				}
+			})
 		}
 		// Untouched, it still works.
 		if r := b.Post("/account/not-me", url.Values{"token": {token}}); r.StatusCode != http.StatusSeeOther {

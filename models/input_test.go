@@ -37,41 +37,43 @@ func TestPasswordPolicy(t *testing.T) {
 		t.Fatalf("common password list has %d entries", models.CommonPasswordCount())
 	}
 	cases := []struct {
-		pw, email string
-		err       *models.FieldError
+		name, pw, email string
+		err             *models.FieldError
 	}{
-		{"", "a@example.com", models.ErrPasswordRequired},
-		{"short", "a@example.com", models.ErrPasswordShort},
-		{"ｐａｓｓ", "a@example.com", models.ErrPasswordShort},
-		{strings.Repeat("é", 257), "a@example.com", models.ErrPasswordLong},
-		{"password1", "a@example.com", models.ErrPasswordCommon},
-		{"PASSWORD1", "a@example.com", models.ErrPasswordCommon},
-		{"ＰＡＳＳＷＯＲＤ１", "a@example.com", models.ErrPasswordCommon}, // NFKC folds full-width
-		{"mylatchkeypass", "a@example.com", models.ErrPasswordPersonal},
-		{"jonathan-rocks-2024", "jonathan@example.com", models.ErrPasswordPersonal},
-		{"tab\tinside password", "a@example.com", models.ErrPasswordInvalid},
-		{"line\u2028separator inside", "a@example.com", models.ErrPasswordInvalid},
-		{"c1\u0085control inside", "a@example.com", models.ErrPasswordInvalid},
-		{"correct horse battery staple", "a@example.com", nil},
-		{strings.Repeat("é", 256), "a@example.com", nil},
-		{"lowercaseonlyisfine", "a@example.com", nil},
+		{"empty", "", "a@example.com", models.ErrPasswordRequired},
+		{"short", "short", "a@example.com", models.ErrPasswordShort},
+		{"full-width short", "ｐａｓｓ", "a@example.com", models.ErrPasswordShort},
+		{"257 accented", strings.Repeat("é", 257), "a@example.com", models.ErrPasswordLong},
+		{"common", "password1", "a@example.com", models.ErrPasswordCommon},
+		{"common upper-case", "PASSWORD1", "a@example.com", models.ErrPasswordCommon},
+		{"common full-width", "ＰＡＳＳＷＯＲＤ１", "a@example.com", models.ErrPasswordCommon}, // NFKC folds full-width
+		{"names the service", "mylatchkeypass", "a@example.com", models.ErrPasswordPersonal},
+		{"names the address", "jonathan-rocks-2024", "jonathan@example.com", models.ErrPasswordPersonal},
+		{"tab", "tab\tinside password", "a@example.com", models.ErrPasswordInvalid},
+		{"line separator", "line\u2028separator inside", "a@example.com", models.ErrPasswordInvalid},
+		{"C1 control", "c1\u0085control inside", "a@example.com", models.ErrPasswordInvalid},
+		{"passphrase", "correct horse battery staple", "a@example.com", nil},
+		{"256 accented", strings.Repeat("é", 256), "a@example.com", nil},
+		{"lower-case only", "lowercaseonlyisfine", "a@example.com", nil},
 		// Length is counted as typed: U+FDFA is one code point that NFKC
 		// expands to 18; it must not pass for an 18-character password.
-		{"\ufdfa", "a@example.com", models.ErrPasswordShort},
-		{strings.Repeat("\ufdfa", 7), "a@example.com", models.ErrPasswordShort},
-		{strings.Repeat("\ufdfa", 8), "a@example.com", nil}, // 8 typed, 144 after NFKC
+		{"1 typed expands to 18", "\ufdfa", "a@example.com", models.ErrPasswordShort},
+		{"7 typed that expand", strings.Repeat("\ufdfa", 7), "a@example.com", models.ErrPasswordShort},
+		{"8 typed that expand", strings.Repeat("\ufdfa", 8), "a@example.com", nil}, // 8 typed, 144 after NFKC
 		// ...and the maximum holds on both forms: 15 typed, 270 after NFKC.
-		{strings.Repeat("\ufdfa", 15), "a@example.com", models.ErrPasswordLong},
-		{strings.Repeat("a", 257), "a@example.com", models.ErrPasswordLong},
-		{strings.Repeat("a", 10000), "a@example.com", models.ErrPasswordLong},
+		{"15 typed expand past the maximum", strings.Repeat("\ufdfa", 15), "a@example.com", models.ErrPasswordLong},
+		{"257 ASCII", strings.Repeat("a", 257), "a@example.com", models.ErrPasswordLong},
+		{"10000 ASCII", strings.Repeat("a", 10000), "a@example.com", models.ErrPasswordLong},
 		// Eight typed code points that NFKC composes into four.
-		{strings.Repeat("e\u0301", 4), "a@example.com", nil},
+		{"8 typed compose to 4", strings.Repeat("e\u0301", 4), "a@example.com", nil},
 	}
 	for _, c := range cases {
-		_, err := models.CheckPasswordPolicy(c.pw, c.email)
-		if err != c.err {
-			t.Errorf("%q: got %v, want %v", c.pw, err, c.err)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			_, err := models.CheckPasswordPolicy(c.pw, c.email)
+			if err != c.err {
+				t.Errorf("%q: got %v, want %v", c.pw, err, c.err)
+			}
+		})
 	}
 	if s := models.Strength(strings.Repeat("\ufdfa", 3), "a@example.com"); s != 0 {
 		t.Errorf("three typed characters scored %d, want 0 (too weak)", s)

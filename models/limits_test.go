@@ -24,9 +24,15 @@ func TestIPKey(t *testing.T) {
 		{"not an address", "not an address"},
 	}
 	for _, c := range cases {
-		if got := models.IPKey(c.in); got != c.want {
-			t.Errorf("IPKey(%q) = %q, want %q", c.in, got, c.want)
+		name := c.in
+		if name == "" {
+			name = "empty"
 		}
+		t.Run(name, func(t *testing.T) {
+			if got := models.IPKey(c.in); got != c.want {
+				t.Errorf("IPKey(%q) = %q, want %q", c.in, got, c.want)
+			}
+		})
 	}
 }
 
@@ -57,9 +63,11 @@ func TestDeviceCookies(t *testing.T) {
 		"not base64":       {strings.Repeat("*", len(v)), "owner@example.com"},
 		"signed-link form": {"a.b", "owner@example.com"},
 	} {
-		if dev, ok := d.Verify(c.value, c.email, now); ok || dev != (models.Device{}) {
-			t.Errorf("%s: accepted", name)
-		}
+		t.Run(name, func(t *testing.T) {
+			if dev, ok := d.Verify(c.value, c.email, now); ok || dev != (models.Device{}) {
+				t.Errorf("%s: accepted", name)
+			}
+		})
 	}
 	if _, ok := d.Verify(v, "owner@example.com", now.Add(models.DeviceCookieLifetime+time.Second)); ok {
 		t.Errorf("a cookie older than its lifetime still verifies")

@@ -7,9 +7,11 @@ import (
 
 func TestCountNoun(t *testing.T) {
 	for n, want := range map[int]string{0: "0 tries", 1: "1 try", 2: "2 tries"} {
-		if got := countNoun(n, "try", "tries"); got != want {
-			t.Errorf("countNoun(%d) = %q, want %q", n, got, want)
-		}
+		t.Run(want, func(t *testing.T) {
+			if got := countNoun(n, "try", "tries"); got != want {
+				t.Errorf("countNoun(%d) = %q, want %q", n, got, want)
+			}
+		})
 	}
 }
 
