@@ -17,7 +17,10 @@ func TestBadInput(t *testing.T) {
 	app := testutil.StartApp(t, "sqlite")
 	b := app.NewBrowser(t)
 	post := func(path, body, ctype string) int {
-		req, _ := http.NewRequest(http.MethodPost, app.URL+path, strings.NewReader(body))
+		req, err := http.NewRequest(http.MethodPost, app.URL+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
 		req.Header.Set("Content-Type", ctype)
 		return b.Do(req).StatusCode
 	}
@@ -51,7 +54,10 @@ func TestBadInput(t *testing.T) {
 	if got := post("/account/login", "email=a%40example.com&password="+big, form); got != http.StatusRequestEntityTooLarge {
 		t.Errorf("2 MiB body with Content-Length: %d", got)
 	}
-	req, _ := http.NewRequest(http.MethodPost, app.URL+"/account/login", io.MultiReader(strings.NewReader("email=a%40example.com&password="), strings.NewReader(big)))
+	req, err := http.NewRequest(http.MethodPost, app.URL+"/account/login", io.MultiReader(strings.NewReader("email=a%40example.com&password="), strings.NewReader(big)))
+	if err != nil {
+		t.Fatal(err)
+	}
 	req.ContentLength = -1 // chunked
 	req.Header.Set("Content-Type", form)
 	if got := b.Do(req).StatusCode; got != http.StatusRequestEntityTooLarge {
@@ -63,7 +69,7 @@ func TestBadInput(t *testing.T) {
 	if strings.Contains(r.Body, "<img src=x") || strings.Contains(r.Body, `hx-get="/x"`) {
 		t.Errorf("field rendered unescaped")
 	}
-	if n, _ := app.DB.NewSelect().Model((*models.Account)(nil)).Count(t.Context()); n != 0 {
+	if n := testutil.CountRows(t, app.DB.NewSelect().Model((*models.Account)(nil))); n != 0 {
 		t.Errorf("bad input created %d accounts", n)
 	}
 }

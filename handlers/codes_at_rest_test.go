@@ -45,12 +45,12 @@ func TestNoRawCodeRestsInTheDatabase(t *testing.T) {
 		app.SMTP.WaitForSubject(t, resetSubject, 1, 10*time.Second)
 		deadline = time.Now().Add(5 * time.Second)
 		for {
-			_ = app.DB.NewSelect().Model(&row).WherePK().Scan(t.Context())
-			if row.Status == models.OutboxSent {
+			err := app.DB.NewSelect().Model(&row).WherePK().Scan(t.Context())
+			if err == nil && row.Status == models.OutboxSent {
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("status %q after delivery", row.Status)
+				t.Fatalf("status %q after delivery (%v)", row.Status, err)
 			}
 			time.Sleep(20 * time.Millisecond)
 		}

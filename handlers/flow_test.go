@@ -179,7 +179,7 @@ func TestResetCodes(t *testing.T) {
 			return testutil.ResetLink(t, app.SMTP.WaitForSubject(t, resetSubject, n+1, 10*time.Second)[n])
 		}
 		code := func(link string) string {
-			u, _ := url.Parse(link)
+			u, _ := url.Parse(link) // ResetLink matched it as a URL
 			return u.Query().Get("code")
 		}
 
@@ -254,7 +254,7 @@ func TestConcurrentUseOfOneCodeHasOneWinner(t *testing.T) {
 		app.Register(t, email, oldPassword)
 		app.NewBrowser(t).Post("/account/forgot-password", url.Values{"email": {email}})
 		link := testutil.ResetLink(t, app.SMTP.WaitFor(t, 1, 10*time.Second)[0])
-		u, _ := url.Parse(link)
+		u, _ := url.Parse(link) // ResetLink matched it as a URL
 		code := u.Query().Get("code")
 
 		const n = 8
@@ -313,7 +313,10 @@ func TestResetRevokesEverySession(t *testing.T) {
 		}
 		// A copy of the old cookie is dead too.
 		replay := app.NewBrowser(t)
-		req, _ := http.NewRequest(http.MethodGet, app.URL+"/account", nil)
+		req, err := http.NewRequest(http.MethodGet, app.URL+"/account", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
 		req.AddCookie(&http.Cookie{Name: "latchkey_session", Value: stolen})
 		if resp := replay.Do(req); resp.StatusCode != http.StatusSeeOther {
 			t.Errorf("replayed cookie: %d", resp.StatusCode)

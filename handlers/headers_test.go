@@ -46,7 +46,10 @@ func TestHeadersAndPlumbing(t *testing.T) {
 
 	// Assets: hashed names are immutable and gzipped; ETags revalidate.
 	css, _ := r.Doc(t).Find(`link[rel="stylesheet"]`).Attr("href")
-	req, _ := http.NewRequest(http.MethodGet, app.URL+css, nil)
+	req, err := http.NewRequest(http.MethodGet, app.URL+css, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	req.Header.Set("Accept-Encoding", "gzip")
 	a := b.Do(req)
 	if a.StatusCode != http.StatusOK || !strings.Contains(a.Header.Get("Cache-Control"), "immutable") || a.Header.Get("Content-Encoding") != "gzip" {
@@ -56,11 +59,17 @@ func TestHeadersAndPlumbing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plain, _ := io.ReadAll(zr)
+	plain, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !strings.Contains(string(plain), "--color-primary") {
 		t.Errorf("gzipped CSS does not decode to the stylesheet")
 	}
-	req, _ = http.NewRequest(http.MethodGet, app.URL+css, nil)
+	req, err = http.NewRequest(http.MethodGet, app.URL+css, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	req.Header.Set("If-None-Match", a.Header.Get("ETag"))
 	if got := b.Do(req).StatusCode; got != http.StatusNotModified {
 		t.Errorf("conditional GET: %d", got)

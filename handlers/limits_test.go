@@ -142,7 +142,10 @@ func TestDeviceCookieKeepsTheOwnerInDuringAnAttack(t *testing.T) {
 			return b.Post("/account/login", url.Values{"email": {email}, "password": {password}}, "X-Forwarded-For", ip)
 		}
 		// withDevice is a fresh browser holding only a device cookie.
-		u, _ := url.Parse(app.URL)
+		u, err := url.Parse(app.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
 		withDevice := func(value string) *testutil.Browser {
 			b := app.NewBrowser(t)
 			b.HTTP.Jar.SetCookies(u, []*http.Cookie{{Name: "latchkey_device", Value: value, Path: "/"}})

@@ -65,7 +65,7 @@ func TestThisWasntMe(t *testing.T) {
 		if r := b.Get(second); r.StatusCode != http.StatusGone {
 			t.Errorf("expired token: %d", r.StatusCode)
 		}
-		n, _ := app.DB.NewSelect().Model((*models.SecurityEvent)(nil)).Where("kind = ?", models.EventNotMe).Count(t.Context())
+		n := testutil.CountRows(t, app.DB.NewSelect().Model((*models.SecurityEvent)(nil)).Where("kind = ?", models.EventNotMe))
 		if n != 1 {
 			t.Errorf("not-me events = %d", n)
 		}
@@ -226,7 +226,7 @@ func TestNotMeIsAllOrNothing(t *testing.T) {
 		if r := signIn(t, app, email, intruderPassword); r.StatusCode != http.StatusSeeOther {
 			t.Errorf("password locked by a failed not-me: %d", r.StatusCode)
 		}
-		if n, _ := app.DB.NewSelect().Model((*models.SecurityEvent)(nil)).Where("kind = ?", models.EventNotMe).Count(ctx); n != 0 {
+		if n := testutil.CountRows(t, app.DB.NewSelect().Model((*models.SecurityEvent)(nil)).Where("kind = ?", models.EventNotMe)); n != 0 {
 			t.Errorf("failed not-me left %d events", n)
 		}
 
@@ -272,8 +272,8 @@ func TestNotMeTokenIsOpaque(t *testing.T) {
 		if err != nil {
 			t.Fatalf("token %q is not base64url: %v", token, err)
 		}
-		pub, _ := hex.DecodeString(acc.PublicID)
-		if len(pub) != 16 {
+		pub, err := hex.DecodeString(acc.PublicID)
+		if err != nil || len(pub) != 16 {
 			t.Fatalf("public id %q is not 128 bits of hex", acc.PublicID)
 		}
 		needles := map[string][]byte{"public id": pub}

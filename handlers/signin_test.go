@@ -32,7 +32,7 @@ func TestSignIn(t *testing.T) {
 		}
 		// The owner sees the failed attempt; the unknown address leaves no
 		// event (there is no account to show it to).
-		if n, _ := app.DB.NewSelect().Model((*models.SecurityEvent)(nil)).Where("kind = ?", models.EventSignInFailed).Count(t.Context()); n != 1 {
+		if n := testutil.CountRows(t, app.DB.NewSelect().Model((*models.SecurityEvent)(nil)).Where("kind = ?", models.EventSignInFailed)); n != 1 {
 			t.Errorf("failed sign-in events = %d, want 1", n)
 		}
 
@@ -76,7 +76,7 @@ func TestSignIn(t *testing.T) {
 		if second := b.Cookie("latchkey_session"); second == first {
 			t.Errorf("session id not rotated at sign-in")
 		}
-		if n, _ := app.DB.NewSelect().Model((*models.Session)(nil)).Where("id_hash = ?", models.HashSessionID(first)).Count(t.Context()); n != 0 {
+		if n := testutil.CountRows(t, app.DB.NewSelect().Model((*models.Session)(nil)).Where("id_hash = ?", models.HashSessionID(first))); n != 0 {
 			t.Errorf("previous session row survives a new sign-in")
 		}
 

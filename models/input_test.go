@@ -79,7 +79,10 @@ func TestPasswordPolicy(t *testing.T) {
 		t.Errorf("three typed characters scored %d, want 0 (too weak)", s)
 	}
 	// The same normalisation on set and check.
-	a, _ := models.CheckPasswordPolicy("ﬁnest passphrase", "x@example.com")
+	a, err := models.CheckPasswordPolicy("ﬁnest passphrase", "x@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if a != models.NormalizePassword("finest passphrase") {
 		t.Errorf("NFKC not applied: %q", a)
 	}
@@ -123,7 +126,10 @@ func TestHasherBoundsConcurrencyAndStoredParameters(t *testing.T) {
 		}
 	}
 	// With both slots held, a third hash waits briefly and gets ErrBusy.
-	slow, _ := models.NewHasher(models.HashParams, 2, 20*time.Millisecond)
+	slow, err := models.NewHasher(models.HashParams, 2, 20*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var wg sync.WaitGroup
 	errs := make(chan error, 12)
 	for i := 0; i < 12; i++ {

@@ -32,6 +32,32 @@ func register(t *testing.T, s *models.Store, email string) *models.Account {
 	return acc
 }
 
+// requestReset queues a reset mail for email and returns the hash of the
+// code it carries; the request must succeed and compose a mail.
+func requestReset(t *testing.T, s *models.Store, email string) string {
+	t.Helper()
+	var code string
+	capture := func(m models.ResetMail) (models.Message, error) { code = m.Code; return resetMail(m) }
+	if err := s.RequestReset(context.Background(), email, models.Client{}, capture); err != nil {
+		t.Fatalf("request reset for %s: %v", email, err)
+	}
+	hash, ok := models.ParseCode(code)
+	if !ok {
+		t.Fatalf("reset for %s: no mail, or code %q does not parse", email, code)
+	}
+	return hash
+}
+
+// claimDue claims up to limit due messages; the claim must succeed.
+func claimDue(t *testing.T, s *models.Store, limit int) []models.OutboxEmail {
+	t.Helper()
+	rows, err := s.ClaimDue(context.Background(), limit, time.Minute)
+	if err != nil {
+		t.Fatalf("claim: %v", err)
+	}
+	return rows
+}
+
 func TestMigrationsAreIdempotent(t *testing.T) {
 	testutil.ForEachDB(t, func(t *testing.T, db *bun.DB) {
 		n, err := models.Migrate(context.Background(), db)
@@ -86,7 +112,10 @@ func TestRehashOnSignInWhenParametersChange(t *testing.T) {
 		if _, err := s.Authenticate(ctx, "old@example.com", "correct horse battery staple", models.Client{}); err != nil {
 			t.Fatal(err)
 		}
-		fresh, _ := models.AccountByID(ctx, db, acc.ID)
+		fresh, err := models.AccountByID(ctx, db, acc.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
 		params, _, _, err := argon2id.DecodeHash(fresh.PasswordHash)
 		if err != nil || params.Iterations != 2 || fresh.PasswordHash == acc.PasswordHash {
 			t.Errorf("hash not upgraded: %v %+v", err, params)
@@ -122,7 +151,7 @@ func TestResetRequestAndCompletion(t *testing.T) {
 		if !row.ExpiresAt.Equal(row.CreatedAt.Add(time.Hour)) {
 			t.Errorf("expiry %v vs created %v", row.ExpiresAt, row.CreatedAt)
 		}
-		n, _ := db.NewSelect().Model((*models.OutboxEmail)(nil)).Count(ctx)
+		n := testutil.CountRows(t, db.NewSelect().Model((*models.OutboxEmail)(nil)))
 		if n != 1 {
 			t.Errorf("outbox rows = %d", n)
 		}
@@ -130,7 +159,7 @@ func TestResetRequestAndCompletion(t *testing.T) {
 		if err := s.RequestReset(ctx, "ghost@example.com", models.Client{}, resetMail); err != nil {
 			t.Fatal(err)
 		}
-		if n, _ := db.NewSelect().Model((*models.PasswordReset)(nil)).Count(ctx); n != 1 {
+		if n := testutil.CountRows(t, db.NewSelect().Model((*models.PasswordReset)(nil))); n != 1 {
 			t.Errorf("resets after unknown request = %d", n)
 		}
 
@@ -148,7 +177,9 @@ func TestResetRequestAndCompletion(t *testing.T) {
 		if _, err := s.CompleteReset(ctx, hash, "second passphrase", models.Client{}, noMail); !errors.Is(err, models.ErrResetInvalid) {
 			t.Errorf("reuse: %v", err)
 		}
-		_ = db.NewSelect().Model(&row).WherePK().Scan(ctx)
+		if err := db.NewSelect().Model(&row).WherePK().Scan(ctx); err != nil {
+			t.Fatal(err)
+		}
 		if row.UsedIP == nil || *row.UsedIP != "203.0.113.9" {
 			t.Errorf("used ip %v", row.UsedIP)
 		}
@@ -160,9 +191,7 @@ func TestCompleteResetIsAllOrNothing(t *testing.T) {
 		s := testutil.NewStore(t, db, testutil.NewClock())
 		ctx := context.Background()
 		acc := register(t, s, "atomic@example.com")
-		var code string
-		_ = s.RequestReset(ctx, acc.Email, models.Client{}, func(m models.ResetMail) (models.Message, error) { code = m.Code; return resetMail(m) })
-		hash, _ := models.ParseCode(code)
+		hash := requestReset(t, s, acc.Email)
 		id, _, err := s.CreateSession(ctx, db, acc.ID, models.Client{})
 		if err != nil {
 			t.Fatal(err)
@@ -191,9 +220,7 @@ func TestConcurrentCompletionHasOneWinner(t *testing.T) {
 		s := testutil.NewStore(t, db, testutil.NewClock())
 		ctx := context.Background()
 		acc := register(t, s, "duel@example.com")
-		var code string
-		_ = s.RequestReset(ctx, acc.Email, models.Client{}, func(m models.ResetMail) (models.Message, error) { code = m.Code; return resetMail(m) })
-		hash, _ := models.ParseCode(code)
+		hash := requestReset(t, s, acc.Email)
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		wins, losses := 0, 0
@@ -232,12 +259,12 @@ func TestResetMailLimitPerAddress(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if n, _ := db.NewSelect().Model((*models.OutboxEmail)(nil)).Count(ctx); n != 3 {
+		if n := testutil.CountRows(t, db.NewSelect().Model((*models.OutboxEmail)(nil))); n != 3 {
 			t.Errorf("emails queued = %d, want 3 per hour", n)
 		}
 		clock.Advance(61 * time.Minute)
-		_ = s.RequestReset(ctx, "spam@example.com", models.Client{}, resetMail)
-		if n, _ := db.NewSelect().Model((*models.OutboxEmail)(nil)).Count(ctx); n != 4 {
+		requestReset(t, s, "spam@example.com")
+		if n := testutil.CountRows(t, db.NewSelect().Model((*models.OutboxEmail)(nil))); n != 4 {
 			t.Errorf("after an hour: %d", n)
 		}
 	})
@@ -249,7 +276,7 @@ func TestOutboxClaimsAreExclusive(t *testing.T) {
 		ctx := context.Background()
 		for i := 0; i < 6; i++ {
 			register(t, s, "o"+string(rune('a'+i))+"@example.com")
-			_ = s.RequestReset(ctx, "o"+string(rune('a'+i))+"@example.com", models.Client{}, resetMail)
+			requestReset(t, s, "o"+string(rune('a'+i))+"@example.com")
 		}
 		var wg sync.WaitGroup
 		var mu sync.Mutex
@@ -277,7 +304,7 @@ func TestOutboxClaimsAreExclusive(t *testing.T) {
 			}
 		}
 		// Leased rows are not claimed again until the lease runs out.
-		rows, _ := s.ClaimDue(ctx, 10, time.Minute)
+		rows := claimDue(t, s, 10)
 		for _, r := range rows {
 			if seen[r.ID] > 0 {
 				t.Errorf("message %d re-claimed during its lease", r.ID)
@@ -307,7 +334,7 @@ func TestSessionsExpireServerSide(t *testing.T) {
 		if _, err := s.LoadSession(ctx, id); !errors.Is(err, models.ErrSessionNotFound) {
 			t.Errorf("idle session still loads: %v", err)
 		}
-		if n, _ := db.NewSelect().Model((*models.Session)(nil)).Count(ctx); n != 0 {
+		if n := testutil.CountRows(t, db.NewSelect().Model((*models.Session)(nil))); n != 0 {
 			t.Errorf("expired row not deleted")
 		}
 	})
@@ -346,16 +373,21 @@ func TestCleanup(t *testing.T) {
 		s := testutil.NewStore(t, db, clock)
 		ctx := context.Background()
 		acc := register(t, s, "clean@example.com")
-		_ = s.RequestReset(ctx, acc.Email, models.Client{}, resetMail)
-		rows, _ := s.ClaimDue(ctx, 10, time.Minute)
-		for _, r := range rows {
-			_ = s.MarkSent(ctx, &r)
+		requestReset(t, s, acc.Email)
+		for _, r := range claimDue(t, s, 10) {
+			if err := s.MarkSent(ctx, &r); err != nil {
+				t.Fatal(err)
+			}
 		}
 		if _, _, err := s.CreateSession(ctx, db, acc.ID, models.Client{}); err != nil {
 			t.Fatal(err)
 		}
-		_ = s.Allow(ctx, "not-me:abc", 1, 8*24*time.Hour)
-		_ = s.Allow(ctx, "forgot-ip:192.0.2.1", 10, time.Minute)
+		if err := s.Allow(ctx, "not-me:abc", 1, 8*24*time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Allow(ctx, "forgot-ip:192.0.2.1", 10, time.Minute); err != nil {
+			t.Fatal(err)
+		}
 
 		clock.Advance(2 * 24 * time.Hour)
 		if err := s.Cleanup(ctx, 24*time.Hour); err != nil {
@@ -375,7 +407,9 @@ func TestCleanup(t *testing.T) {
 		}
 		// The one-time link marker outlives its link, then goes.
 		clock.Advance(8 * 24 * time.Hour)
-		_ = s.Cleanup(ctx, 24*time.Hour)
+		if err := s.Cleanup(ctx, 24*time.Hour); err != nil {
+			t.Fatal(err)
+		}
 		if got := count("rate_limits"); got != 0 {
 			t.Errorf("stale link marker kept")
 		}
@@ -393,9 +427,7 @@ func TestSignInLosesToAConcurrentReset(t *testing.T) {
 			t.Fatal(err)
 		}
 		// ...then the owner's reset commits, revoking every session...
-		var code string
-		_ = s.RequestReset(ctx, acc.Email, models.Client{}, func(m models.ResetMail) (models.Message, error) { code = m.Code; return resetMail(m) })
-		hash, _ := models.ParseCode(code)
+		hash := requestReset(t, s, acc.Email)
 		if _, err := s.CompleteReset(ctx, hash, "the owner's new passphrase", models.Client{}, noMail); err != nil {
 			t.Fatal(err)
 		}
@@ -403,7 +435,7 @@ func TestSignInLosesToAConcurrentReset(t *testing.T) {
 		if _, _, err := s.SignIn(ctx, checked, models.Client{}); !errors.Is(err, models.ErrBadCredentials) {
 			t.Fatalf("sign-in after a concurrent reset: %v", err)
 		}
-		if n, _ := db.NewSelect().Model((*models.Session)(nil)).Count(ctx); n != 0 {
+		if n := testutil.CountRows(t, db.NewSelect().Model((*models.Session)(nil))); n != 0 {
 			t.Errorf("%d sessions survive the reset", n)
 		}
 	})
@@ -415,10 +447,10 @@ func TestStaleWorkerCannotOverwriteAnOutcome(t *testing.T) {
 		s := testutil.NewStore(t, db, clock)
 		ctx := context.Background()
 		acc := register(t, s, "lease@example.com")
-		_ = s.RequestReset(ctx, acc.Email, models.Client{}, resetMail)
-		first, _ := s.ClaimDue(ctx, 1, time.Minute)
+		requestReset(t, s, acc.Email)
+		first := claimDue(t, s, 1)
 		clock.Advance(2 * time.Minute) // the first worker outlives its lease
-		second, _ := s.ClaimDue(ctx, 1, time.Minute)
+		second := claimDue(t, s, 1)
 		if len(first) != 1 || len(second) != 1 || second[0].Attempts != 2 {
 			t.Fatalf("claims %d %d", len(first), len(second))
 		}
@@ -430,7 +462,9 @@ func TestStaleWorkerCannotOverwriteAnOutcome(t *testing.T) {
 			t.Fatal(err)
 		}
 		var row models.OutboxEmail
-		_ = db.NewSelect().Model(&row).Where("id = ?", first[0].ID).Scan(ctx)
+		if err := db.NewSelect().Model(&row).Where("id = ?", first[0].ID).Scan(ctx); err != nil {
+			t.Fatal(err)
+		}
 		if row.Status != models.OutboxSent {
 			t.Errorf("status %q, want sent", row.Status)
 		}
