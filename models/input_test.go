@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latchkey-auth/latchkey/internal/testutil"
 	"github.com/latchkey-auth/latchkey/models"
 )
 
@@ -108,9 +109,7 @@ func TestCodes(t *testing.T) {
 }
 
 func TestHasherBoundsConcurrencyAndStoredParameters(t *testing.T) {
-	params := models.HashParams
-	params.Memory, params.Iterations = 1024, 1
-	h, err := models.NewHasher(params, 2, 30*time.Millisecond)
+	h, err := models.NewHasher(testutil.TestHashParams(), 2, 30*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}

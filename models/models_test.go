@@ -102,7 +102,7 @@ func TestRehashOnSignInWhenParametersChange(t *testing.T) {
 		s := testutil.NewStore(t, db, testutil.NewClock())
 		ctx := context.Background()
 		acc := register(t, s, "old@example.com")
-		stronger := testutil.FastHashParams
+		stronger := testutil.TestHashParams()
 		stronger.Iterations = 2
 		h, err := models.NewHasher(stronger, 2, time.Second)
 		if err != nil {

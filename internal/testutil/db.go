@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alexedwards/argon2id"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/driver/pgdriver"
 
@@ -154,20 +155,20 @@ func (c *Clock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// FastHashParams are cheap argon2id parameters for tests that hash often;
-// tests of the real parameters use models.HashParams.
-var FastHashParams = models.HashParams
-
-func init() {
-	FastHashParams.Memory = 1024
-	FastHashParams.Iterations = 1
+// TestHashParams returns cheap argon2id parameters for tests that hash
+// often (1 MiB, one pass; the rest as models.HashParams). NewStore builds
+// its hasher with them; tests of the real parameters use models.HashParams.
+func TestHashParams() argon2id.Params {
+	p := models.HashParams
+	p.Memory, p.Iterations = 1024, 1
+	return p
 }
 
 // NewStore builds a Store over db with a test clock, fast hashing and the
 // default limits.
 func NewStore(t testing.TB, db *bun.DB, clock *Clock) *models.Store {
 	t.Helper()
-	hasher, err := models.NewHasher(FastHashParams, 4, 5*time.Second)
+	hasher, err := models.NewHasher(TestHashParams(), 4, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
