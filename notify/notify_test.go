@@ -81,9 +81,11 @@ func TestSamples(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, want := range map[string]string{"reset": "1 hours 30 minutes", "changed": "through a password reset"} {
-		if !strings.Contains(got[name].Text, want) {
-			t.Errorf("sample %s lacks %q:\n%s", name, want, got[name].Text)
-		}
+		t.Run(name, func(t *testing.T) {
+			if !strings.Contains(got[name].Text, want) {
+				t.Errorf("sample %s lacks %q:\n%s", name, want, got[name].Text)
+			}
+		})
 	}
 	if len(got) != 2 {
 		t.Errorf("%d samples, want 2", len(got))
@@ -95,7 +97,7 @@ func TestHumanDuration(t *testing.T) {
 		time.Minute: "1 minute", 30 * time.Minute: "30 minutes", time.Hour: "1 hour",
 		2 * time.Hour: "2 hours", 90 * time.Minute: "1 hours 30 minutes", 59*time.Minute + 40*time.Second: "1 hour",
 	} {
-		t.Run(want, func(t *testing.T) {
+		t.Run(d.String(), func(t *testing.T) { // not want: "1 hour" is two cases
 			if got := humanDuration(d); got != want {
 				t.Errorf("humanDuration(%s) = %q, want %q", d, got, want)
 			}
