@@ -14,10 +14,7 @@ import (
 const wrongCurrent = "That is not your current password."
 
 func (h *Handler) changePasswordPage(c echo.Context) error {
-	row, err := requireAccount(c)
-	if err != nil {
-		return err
-	}
+	row := signedIn(c)
 	vm := views.ChangePasswordForm{Email: row.Account.Email}
 	return h.render(c, http.StatusOK, views.ChangePasswordPage(h.page(c, "Change your password"), vm))
 }
@@ -25,10 +22,7 @@ func (h *Handler) changePasswordPage(c echo.Context) error {
 // changePassword needs the current password; success revokes every other
 // session, rotates this one's id, queues the notification and flashes.
 func (h *Handler) changePassword(c echo.Context) error {
-	row, err := requireAccount(c)
-	if err != nil {
-		return err
-	}
+	row := signedIn(c)
 	f, err := parseForm(c)
 	if err != nil {
 		return err
