@@ -18,10 +18,7 @@ func (h *Handler) home(c echo.Context) error {
 }
 
 func (h *Handler) account(c echo.Context) error {
-	row, err := requireAccount(c)
-	if err != nil {
-		return err
-	}
+	row := signedIn(c)
 	ctx := c.Request().Context()
 	sessions, err := h.store.AccountSessions(ctx, row.AccountID)
 	if err != nil {
@@ -48,10 +45,7 @@ func (h *Handler) account(c echo.Context) error {
 }
 
 func (h *Handler) revokeSession(c echo.Context) error {
-	row, err := requireAccount(c)
-	if err != nil {
-		return err
-	}
+	row := signedIn(c)
 	f, err := parseForm(c)
 	if err != nil {
 		return err
@@ -76,10 +70,7 @@ func (h *Handler) revokeSession(c echo.Context) error {
 }
 
 func (h *Handler) revokeOtherSessions(c echo.Context) error {
-	row, err := requireAccount(c)
-	if err != nil {
-		return err
-	}
+	row := signedIn(c)
 	if _, err := h.store.RevokeOtherSessions(c.Request().Context(), row, client(c)); err != nil {
 		return err
 	}

@@ -39,19 +39,6 @@ func (h *Handler) handleError(err error, c echo.Context) {
 	var he *echo.HTTPError
 	var limited *models.LimitedError
 	switch {
-	case errors.Is(err, errSignInRequired):
-		next := c.Request().URL.Path
-		if c.Request().Method != http.MethodGet {
-			next = ""
-		}
-		to := "/account/login"
-		if next != "" && next != "/account" {
-			to += "?next=" + next
-		}
-		if rerr := redirect(c, to); rerr != nil {
-			h.log.ErrorContext(c.Request().Context(), "redirect to sign-in failed", "err", rerr)
-		}
-		return
 	case errors.As(err, &he):
 		status = he.Code
 	case errors.Is(err, models.ErrNotFound):

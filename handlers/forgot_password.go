@@ -12,9 +12,11 @@ import (
 	"github.com/latchkey-auth/latchkey/views"
 )
 
+var forgotView = formView[views.ForgotForm]{title: "Reset your password", fragment: views.ForgotFormFragment, page: views.ForgotPage}
+
 func (h *Handler) forgotPage(c echo.Context) error {
 	return h.renderShared(c, "forgot", func() templ.Component {
-		return views.ForgotPage(h.page(c, "Reset your password"), views.ForgotForm{})
+		return forgotView.fullPage(h, c, views.ForgotForm{})
 	})
 }
 
@@ -37,14 +39,8 @@ func (h *Handler) forgotPassword(c echo.Context) error {
 		return err
 	}
 	email, verr := models.NormalizeEmail(raw)
-	show := func(status int, vm views.ForgotForm) error {
-		if isFragment(c) {
-			return h.render(c, status, views.ForgotFormFragment(vm))
-		}
-		return h.render(c, status, views.ForgotPage(h.page(c, "Reset your password"), vm))
-	}
 	if verr != nil {
-		return show(http.StatusUnprocessableEntity, views.ForgotForm{Email: raw, Errors: views.Errors{"email": fieldMessage(verr)}, Focus: "email"})
+		return forgotView.answer(h, c, http.StatusUnprocessableEntity, views.ForgotForm{Email: raw, Errors: views.Errors{"email": fieldMessage(verr)}, Focus: "email"})
 	}
 	ctx := c.Request().Context()
 	if err := h.store.AllowForgotPost(ctx, c.RealIP()); err != nil {
@@ -54,7 +50,7 @@ func (h *Handler) forgotPassword(c echo.Context) error {
 		return err
 	}
 	padUntil(ctx, start.Add(forgotFloor))
-	return show(http.StatusOK, views.ForgotForm{Email: email, Sent: true})
+	return forgotView.answer(h, c, http.StatusOK, views.ForgotForm{Email: email, Sent: true})
 }
 
 // padUntil sleeps until t (or until the request is abandoned).

@@ -120,16 +120,20 @@ func (h *Handler) Echo() *echo.Echo {
 	e.GET("/assets/:name", h.asset)
 	e.HEAD("/assets/:name", h.asset)
 
-	e.GET("/account", h.account)
+	// Signed-in pages: one guard admits only a signed-in session, and the
+	// handlers read it from the request's context.
+	signedIn := guarded{e: e, guard: h.requireSignedIn}
+	signedIn.GET("/account", h.account)
+	signedIn.GET("/account/password", h.changePasswordPage)
+	signedIn.POST("/account/password", h.changePassword)
+	signedIn.POST("/account/sessions/revoke", h.revokeSession)
+	signedIn.POST("/account/sessions/revoke-others", h.revokeOtherSessions)
+
 	e.GET("/account/register", h.registerPage)
 	e.POST("/account/register", h.register)
 	e.GET("/account/login", h.loginPage)
 	e.POST("/account/login", h.login)
 	e.POST("/account/logout", h.logout)
-	e.GET("/account/password", h.changePasswordPage)
-	e.POST("/account/password", h.changePassword)
-	e.POST("/account/sessions/revoke", h.revokeSession)
-	e.POST("/account/sessions/revoke-others", h.revokeOtherSessions)
 	e.GET("/account/forgot-password", h.forgotPage)
 	e.POST("/account/forgot-password", h.forgotPassword)
 	e.GET("/account/reset-password", h.resetPage)
@@ -149,6 +153,22 @@ func (h *Handler) Echo() *echo.Echo {
 	}
 	return e
 }
+
+// guarded is a group of routes behind one middleware. It stands in for
+// echo.Group, whose Use also registers catch-all routes under the group's
+// prefix: behind a guard, every unknown /account/… path and every wrong
+// method would then answer with the guard's redirect instead of 404 or
+// 405.
+type guarded struct {
+	e     *echo.Echo
+	guard echo.MiddlewareFunc
+}
+
+// GET adds a GET route behind the group's guard.
+func (g guarded) GET(path string, fn echo.HandlerFunc) { g.e.GET(path, fn, g.guard) }
+
+// POST adds a POST route behind the group's guard.
+func (g guarded) POST(path string, fn echo.HandlerFunc) { g.e.POST(path, fn, g.guard) }
 
 // Server wraps the Echo instance in an http.Server with every timeout set.
 func (h *Handler) Server(addr string) *http.Server {

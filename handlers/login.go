@@ -16,13 +16,15 @@ import (
 // password alike.
 const signInFailed = "Email or password is incorrect."
 
+var loginView = formView[views.LoginForm]{title: "Sign in", fragment: views.LoginFormFragment, page: views.LoginPage}
+
 func (h *Handler) loginPage(c echo.Context) error {
 	if currentSession(c) != nil {
 		return redirect(c, "/account")
 	}
 	return h.renderShared(c, "login", func() templ.Component {
 		f := views.LoginForm{Next: safeNext(c.QueryParam("next"))}
-		return views.LoginPage(h.page(c, "Sign in"), f)
+		return loginView.fullPage(h, c, f)
 	})
 }
 
@@ -64,10 +66,7 @@ func (h *Handler) login(c echo.Context) error {
 		if vm.Focus == "" {
 			vm.Focus = "password"
 		}
-		if isFragment(c) {
-			return h.render(c, http.StatusUnprocessableEntity, views.LoginFormFragment(vm))
-		}
-		return h.render(c, http.StatusUnprocessableEntity, views.LoginPage(h.page(c, "Sign in"), vm))
+		return loginView.answer(h, c, http.StatusUnprocessableEntity, vm)
 	}
 	email, errs := in.validate()
 	if len(errs) > 0 {

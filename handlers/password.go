@@ -13,22 +13,20 @@ import (
 // wrongCurrent answers a current password that does not match.
 const wrongCurrent = "That is not your current password."
 
+var changePasswordView = formView[views.ChangePasswordForm]{
+	title: "Change your password", fragment: views.ChangePasswordFormFragment, page: views.ChangePasswordPage,
+}
+
 func (h *Handler) changePasswordPage(c echo.Context) error {
-	row, err := requireAccount(c)
-	if err != nil {
-		return err
-	}
+	row := signedIn(c)
 	vm := views.ChangePasswordForm{Email: row.Account.Email}
-	return h.render(c, http.StatusOK, views.ChangePasswordPage(h.page(c, "Change your password"), vm))
+	return h.render(c, http.StatusOK, changePasswordView.fullPage(h, c, vm))
 }
 
 // changePassword needs the current password; success revokes every other
 // session, rotates this one's id, queues the notification and flashes.
 func (h *Handler) changePassword(c echo.Context) error {
-	row, err := requireAccount(c)
-	if err != nil {
-		return err
-	}
+	row := signedIn(c)
 	f, err := parseForm(c)
 	if err != nil {
 		return err
@@ -40,10 +38,7 @@ func (h *Handler) changePassword(c echo.Context) error {
 	acc := row.Account
 	fail := func(errs views.Errors) error {
 		vm := views.ChangePasswordForm{Email: acc.Email, Errors: errs, Focus: firstError(errs, "current_password", "password")}
-		if isFragment(c) {
-			return h.render(c, http.StatusUnprocessableEntity, views.ChangePasswordFormFragment(vm))
-		}
-		return h.render(c, http.StatusUnprocessableEntity, views.ChangePasswordPage(h.page(c, "Change your password"), vm))
+		return changePasswordView.answer(h, c, http.StatusUnprocessableEntity, vm)
 	}
 	errs := views.Errors{}
 	if vals["current_password"] == "" {
@@ -52,10 +47,8 @@ func (h *Handler) changePassword(c echo.Context) error {
 		// No password that long was ever set: refused without hashing.
 		errs["current_password"] = wrongCurrent
 	}
-	password, ferr := models.CheckPasswordPolicy(vals["password"], acc.Email)
-	if ferr != nil {
-		errs["password"] = ferr.Message
-	} else if msg := confirmMismatch(vals["password"], vals["password_confirm"]); msg != "" {
+	password, msg := checkNewPassword(vals["password"], vals["password_confirm"], acc.Email)
+	if msg != "" {
 		errs["password"] = msg
 	}
 	if len(errs) > 0 {

@@ -15,12 +15,14 @@ import (
 // any more than the registration itself does.
 const emailTaken = "You cannot use this address. If it is yours, sign in or reset your password."
 
+var registerView = formView[views.RegisterForm]{title: "Create an account", fragment: views.RegisterFormFragment, page: views.RegisterPage}
+
 func (h *Handler) registerPage(c echo.Context) error {
 	if currentSession(c) != nil {
 		return redirect(c, "/account")
 	}
 	return h.renderShared(c, "register", func() templ.Component {
-		return views.RegisterPage(h.page(c, "Create an account"), views.RegisterForm{})
+		return registerView.fullPage(h, c, views.RegisterForm{})
 	})
 }
 
@@ -33,22 +35,11 @@ func (in *registerInput) validate() (email, password string, errs views.Errors) 
 	if err != nil {
 		errs["email"] = fieldMessage(err)
 	}
-	password, ferr := models.CheckPasswordPolicy(in.password, email)
-	if ferr != nil {
-		errs["password"] = ferr.Message
-	} else if msg := confirmMismatch(in.password, in.confirm); msg != "" {
+	password, msg := checkNewPassword(in.password, in.confirm, email)
+	if msg != "" {
 		errs["password"] = msg
 	}
 	return email, password, errs
-}
-
-// confirmMismatch checks the optional password_confirm field: absent is
-// fine, present must match.
-func confirmMismatch(password, confirm string) string {
-	if confirm != "" && confirm != password {
-		return "The two passwords do not match."
-	}
-	return ""
 }
 
 func (h *Handler) register(c echo.Context) error {
@@ -66,10 +57,7 @@ func (h *Handler) register(c echo.Context) error {
 		if errs["password"] == "" && in.password != "" {
 			vm.Strength = strengthOf(in.password, in.email)
 		}
-		if isFragment(c) {
-			return h.render(c, http.StatusUnprocessableEntity, views.RegisterFormFragment(vm))
-		}
-		return h.render(c, http.StatusUnprocessableEntity, views.RegisterPage(h.page(c, "Create an account"), vm))
+		return registerView.answer(h, c, http.StatusUnprocessableEntity, vm)
 	}
 	email, password, errs := in.validate()
 	if len(errs) > 0 {

@@ -1,11 +1,9 @@
 package handlers
 
 import (
-	"bytes"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
@@ -13,16 +11,14 @@ import (
 	"github.com/latchkey-auth/latchkey/views"
 )
 
-var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
 // render buffers the component first, so a failing render still becomes a
-// clean 500 instead of half a page.
+// clean 500 instead of half a page. The buffer comes from templ's pool; an
+// unusually large one is left to the garbage collector rather than kept.
 func (h *Handler) render(c echo.Context, status int, comp templ.Component) error {
-	buf := bufPool.Get().(*bytes.Buffer)
-	buf.Reset()
+	buf := templ.GetBuffer()
 	defer func() {
 		if buf.Cap() < 1<<20 {
-			bufPool.Put(buf)
+			templ.ReleaseBuffer(buf)
 		}
 	}()
 	if err := comp.Render(c.Request().Context(), buf); err != nil {
@@ -60,6 +56,28 @@ func sendHTML(c echo.Context, status int, body []byte, length, vary []string) er
 	// instead of switching to chunked encoding past 2 KiB.
 	hd[echo.HeaderContentLength] = length
 	return c.Blob(status, echo.MIMETextHTMLCharsetUTF8, body)
+}
+
+// formView is a form's two renderings: the fragment htmx swaps in place,
+// and the page around it for everything else.
+type formView[VM any] struct {
+	title    string
+	fragment func(VM) templ.Component
+	page     func(views.Page, VM) templ.Component
+}
+
+// fullPage is the page around the form, with the layout's data.
+func (v formView[VM]) fullPage(h *Handler, c echo.Context, vm VM) templ.Component {
+	return v.page(h.page(c, v.title), vm)
+}
+
+// answer sends the form back with status (422 after a failed submit): the
+// fragment to an htmx request, the whole page otherwise.
+func (v formView[VM]) answer(h *Handler, c echo.Context, status int, vm VM) error {
+	if isFragment(c) {
+		return h.render(c, status, v.fragment(vm))
+	}
+	return h.render(c, status, v.fullPage(h, c, vm))
 }
 
 // isFragment reports whether the request is an htmx partial request. htmx

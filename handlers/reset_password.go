@@ -13,6 +13,8 @@ import (
 // resetDone is the flash the sign-in page shows after a reset.
 const resetDone = "Your password has been reset, please sign in."
 
+var resetView = formView[views.ResetForm]{title: "Choose a new password", fragment: views.ResetFormFragment, page: views.ResetPage}
+
 // resetPage checks a code without using it up (mail scanners GET links
 // too). A valid code's hash goes into the visitor cookie and the browser
 // is sent to the clean URL, so the code leaves the address bar, history
@@ -50,7 +52,7 @@ func (h *Handler) resetPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.render(c, http.StatusOK, views.ResetPage(h.page(c, "Choose a new password"), views.ResetForm{Email: acc.Email}))
+	return h.render(c, http.StatusOK, resetView.fullPage(h, c, views.ResetForm{Email: acc.Email}))
 }
 
 // resetPassword completes a reset: from the form's code or the hash the
@@ -84,19 +86,10 @@ func (h *Handler) resetPassword(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	password, ferr := models.CheckPasswordPolicy(vals["password"], acc.Email)
-	errs := views.Errors{}
-	if ferr != nil {
-		errs["password"] = ferr.Message
-	} else if msg := confirmMismatch(vals["password"], vals["password_confirm"]); msg != "" {
-		errs["password"] = msg
-	}
-	if len(errs) > 0 {
-		vm := views.ResetForm{Code: vals["code"], Email: acc.Email, Errors: errs, Focus: "password"}
-		if isFragment(c) {
-			return h.render(c, http.StatusUnprocessableEntity, views.ResetFormFragment(vm))
-		}
-		return h.render(c, http.StatusUnprocessableEntity, views.ResetPage(h.page(c, "Choose a new password"), vm))
+	password, msg := checkNewPassword(vals["password"], vals["password_confirm"], acc.Email)
+	if msg != "" {
+		vm := views.ResetForm{Code: vals["code"], Email: acc.Email, Errors: views.Errors{"password": msg}, Focus: "password"}
+		return resetView.answer(h, c, http.StatusUnprocessableEntity, vm)
 	}
 	if _, err := h.store.CompleteReset(ctx, hash, password, client(c), h.composeChanged(c)); err != nil {
 		if errors.Is(err, models.ErrResetInvalid) {

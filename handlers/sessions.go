@@ -9,6 +9,7 @@ import (
 	"github.com/gorilla/sessions"
 	"github.com/labstack/echo/v4"
 
+	"github.com/latchkey-auth/latchkey/handlers/auth"
 	"github.com/latchkey-auth/latchkey/models"
 	"github.com/latchkey-auth/latchkey/views"
 )
@@ -35,7 +36,6 @@ const (
 	keyFlashKind = "flash_kind" // visitor cookie
 	keyFlashMsg  = "flash_msg"  // visitor cookie
 	keyResetHash = "reset_hash" // visitor cookie: the hash of a pending reset code
-	ctxSession   = "latchkey.session"
 )
 
 // dbStore is a gorilla sessions.Store whose sessions live in the database:
@@ -127,8 +127,10 @@ func newVisitorStore(secret []byte, secure bool, ttl time.Duration) *sessions.Co
 	return st
 }
 
-// loadSession middleware puts the live session row (if any) in the context.
-// Probes and static files skip it: they must not depend on the database.
+// loadSession middleware puts the live session row (if any) in the
+// request's context, where auth.SessionFrom finds it once it is signed
+// in. Probes and static files skip it: they must not depend on the
+// database.
 func (h *Handler) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		switch p := c.Request().URL.Path; {
@@ -145,43 +147,80 @@ func (h *Handler) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
 			return err
 		}
 		if row, ok := sess.Values[keyRow].(*models.Session); ok {
-			c.Set(ctxSession, row)
+			setSession(c, row)
 		}
 		return next(c)
 	}
 }
 
-// currentSession returns the signed-in session, or nil.
-func currentSession(c echo.Context) *models.Session {
-	row, _ := c.Get(ctxSession).(*models.Session)
+// requireSignedIn guards the signed-in routes: a visitor who is not
+// signed in is sent to sign in (303, or HX-Redirect for htmx), with the
+// page to come back to when it was a GET of a page other than /account.
+func (h *Handler) requireSignedIn(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if _, ok := auth.SessionFrom(c.Request().Context()); ok {
+			return next(c)
+		}
+		to := "/account/login"
+		if r := c.Request(); r.Method == http.MethodGet && r.URL.Path != "/account" {
+			to += "?next=" + r.URL.Path
+		}
+		return redirect(c, to)
+	}
+}
+
+// signedIn returns the session requireSignedIn admitted. Only handlers of
+// the signed-in routes call it, so a missing session is a routing bug: it
+// panics (a 500 through recoverPanics) rather than serve the page.
+func signedIn(c echo.Context) *models.Session {
+	row, ok := auth.SessionFrom(c.Request().Context())
+	if !ok {
+		panic("handlers: " + c.Path() + " is not behind requireSignedIn")
+	}
 	return row
 }
 
-// currentAccount returns the signed-in account, or nil.
-func currentAccount(c echo.Context) *models.Account {
-	if row := currentSession(c); row != nil {
-		return row.Account
+// currentSession returns the signed-in session, or nil; a session whose
+// sign-in is not complete counts as none.
+func currentSession(c echo.Context) *models.Session {
+	if row, ok := auth.SessionFrom(c.Request().Context()); ok {
+		return row
 	}
 	return nil
 }
 
-// startSession sets the cookie for a freshly created session row,
-// replacing (and deleting) any previous one: a new id at every sign-in.
-func (h *Handler) startSession(c echo.Context, id string, row *models.Session) error {
-	ctx := c.Request().Context()
-	if old := currentSession(c); old != nil && old.IDHash != row.IDHash {
-		if err := models.DeleteSession(ctx, h.store.DB, old.IDHash); err != nil {
-			return err
-		}
+// currentAccount returns the signed-in account, or nil.
+func currentAccount(c echo.Context) *models.Account {
+	if acc, ok := auth.AccountFrom(c.Request().Context()); ok {
+		return acc
 	}
+	return nil
+}
+
+// setSession makes row (nil: none) the session the rest of the request
+// sees.
+func setSession(c echo.Context, row *models.Session) {
+	r := c.Request()
+	c.SetRequest(r.WithContext(auth.WithSession(r.Context(), row)))
+}
+
+// startSession sets the cookie for a freshly created session row,
+// replacing (and deleting) any previous one, whatever its state: a new id
+// at every sign-in.
+func (h *Handler) startSession(c echo.Context, id string, row *models.Session) error {
 	sess, err := h.sessions.Get(c.Request(), sessionCookieName(h.secure))
 	if err != nil {
 		return err
 	}
+	if old, ok := sess.Values[keyRow].(*models.Session); ok && old.IDHash != row.IDHash {
+		if err := models.DeleteSession(c.Request().Context(), h.store.DB, old.IDHash); err != nil {
+			return err
+		}
+	}
 	sess.ID = id
 	sess.IsNew = false
 	sess.Values[keyRow] = row
-	c.Set(ctxSession, row)
+	setSession(c, row)
 	return sess.Save(c.Request(), c.Response())
 }
 
@@ -192,7 +231,7 @@ func (h *Handler) endSession(c echo.Context) error {
 		return err
 	}
 	sess.Options.MaxAge = -1
-	c.Set(ctxSession, nil)
+	setSession(c, nil)
 	return sess.Save(c.Request(), c.Response())
 }
 
@@ -241,14 +280,3 @@ func (h *Handler) saveVisitor(c echo.Context, sess *sessions.Session) {
 		h.log.WarnContext(c.Request().Context(), "visitor cookie: save failed", "err", err)
 	}
 }
-
-// requireAccount returns the signed-in session or an error that sends the
-// visitor to sign in.
-func requireAccount(c echo.Context) (*models.Session, error) {
-	if row := currentSession(c); row != nil {
-		return row, nil
-	}
-	return nil, errSignInRequired
-}
-
-var errSignInRequired = errors.New("sign in required")

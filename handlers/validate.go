@@ -58,12 +58,26 @@ func (h *Handler) validatePassword(c echo.Context) error {
 	normEmail, _ := models.NormalizeEmail(email) // a bad address only weakens the personal-data check
 	msg := ""
 	if vals["password"] != "" {
-		if _, ferr := models.CheckPasswordPolicy(vals["password"], normEmail); ferr != nil {
-			msg = ferr.Message
-		}
+		_, msg = checkNewPassword(vals["password"], "", normEmail) // the inline check has no confirmation
 	}
 	fb := views.PasswordFeedback{ID: "password", Message: msg, Strength: strengthOf(vals["password"], normEmail)}
 	return h.render(c, http.StatusOK, views.PasswordFeedbackContent(fb))
+}
+
+// checkNewPassword is the one check of a new password, for registration,
+// reset, change and the inline check: the policy (email feeds its
+// personal-data rule), then the optional password_confirm field (absent
+// is fine, present must match). It returns the normalised password, or
+// the message for the password field.
+func checkNewPassword(password, confirm, email string) (normalized, msg string) {
+	normalized, ferr := models.CheckPasswordPolicy(password, email)
+	if ferr != nil {
+		return "", ferr.Message
+	}
+	if confirm != "" && confirm != password {
+		return "", "The two passwords do not match."
+	}
+	return normalized, ""
 }
 
 var strengthLabels = [...]string{"Too weak", "Weak", "Fair", "Good", "Strong"}

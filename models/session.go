@@ -26,10 +26,28 @@ type Session struct {
 	LastSeenAt time.Time `bun:"last_seen_at,notnull"`
 	IP         string    `bun:"ip,notnull"`
 	UserAgent  string    `bun:"user_agent,notnull"`
+	AuthState  AuthState `bun:"auth_state,notnull"`
 
 	// Account is loaded with the session in one query.
 	Account *Account `bun:"rel:belongs-to,join:account_id=id"`
 }
+
+// AuthState is how far a session's sign-in has got. Only AuthFull signs
+// anyone in; every other state is signed out to every page and check.
+type AuthState string
+
+// The authentication states of a session.
+const (
+	// AuthFull: every factor the account needs was checked.
+	AuthFull AuthState = "full"
+	// AuthSecondFactorPending: the password was checked, a second factor
+	// is still due. No flow creates it yet.
+	AuthSecondFactorPending AuthState = "second_factor_pending"
+)
+
+// SignedIn reports whether the session signs its browser in; a nil
+// session signs nobody in.
+func (s *Session) SignedIn() bool { return s != nil && s.AuthState == AuthFull }
 
 // touchEvery limits last-seen writes to one a minute per session.
 const touchEvery = time.Minute
@@ -50,7 +68,7 @@ func (s *Store) CreateSession(ctx context.Context, db bun.IDB, accountID int64, 
 	now := s.now()
 	sess := &Session{
 		IDHash: HashSessionID(id), AccountID: accountID, CreatedAt: now, LastSeenAt: now,
-		IP: client.IP, UserAgent: client.UserAgent,
+		IP: client.IP, UserAgent: client.UserAgent, AuthState: AuthFull,
 	}
 	if _, err := db.NewInsert().Model(sess).Exec(ctx); err != nil {
 		return "", nil, fmt.Errorf("create session: %w", err)
