@@ -41,11 +41,11 @@ func queueServerReset(t *testing.T, dbURL string) int64 {
 	if _, err := store.Register(ctx, "other@example.com", pw, models.Client{}); err != nil {
 		t.Fatal(err)
 	}
-	var ids []int64
-	store.OnQueued = func(q []int64) { ids = append(ids, q...) }
-	err = store.RequestReset(ctx, "other@example.com", models.Client{IP: "198.51.100.9"}, func(m models.ResetMail) (models.Message, error) {
+	tracked, queued := models.TrackQueued(ctx)
+	err = store.RequestReset(tracked, "other@example.com", models.Client{IP: "198.51.100.9"}, func(m models.ResetMail) (models.Message, error) {
 		return models.Message{To: m.Email, Subject: "Reset your Latchkey password", Text: "code " + m.Code, HTML: "<p>code</p>"}, nil
 	})
+	ids := queued()
 	if err != nil || len(ids) != 1 {
 		t.Fatalf("queue the server's reset email: %v (ids %v)", err, ids)
 	}

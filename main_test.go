@@ -16,43 +16,10 @@ func env(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
 }
 
-func TestConfig(t *testing.T) {
-	cfg, err := loadConfig(env(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cfg.Addr != "127.0.0.1:8080" || cfg.BaseURL.String() != "http://localhost:8080" || cfg.DatabaseURL != "sqlite:./data/latchkey.db" ||
-		cfg.ResetTTL != time.Hour || cfg.SessionIdle != 30*time.Minute || cfg.SessionMax != 12*time.Hour || !cfg.DevMode() {
-		t.Errorf("defaults: %+v", cfg)
-	}
-	bad := []map[string]string{
-		{"RESET_TTL": "soon"},
-		{"RESET_TTL": "-1h"},
-		{"BASE_URL": "ftp://x"},
-		{"BASE_URL": "https://x.example/path"},
-		{"DATABASE_URL": "mysql://x"},
-		{"LOG_FORMAT": "xml"},
-		{"TRUSTED_PROXIES": "10.0.0.1"},
-		{"SESSION_SECRET": "short"},
-		{"SMTP_URL": "http://x"},
-		{"ADDR": "8080"},
-		{"BASE_URL": "https://accounts.example.com"}, // no secret, no SMTP
-		{"SESSION_IDLE": "13h"},
-		{"LIMIT_SIGNIN_FAILURES_PER_DEVICE": "0"},
-	}
-	for _, e := range bad {
-		if _, err := loadConfig(env(e)); err == nil {
-			t.Errorf("%v accepted", e)
-		}
-	}
-	if c, err := loadConfig(env(map[string]string{"LIMIT_SIGNIN_FAILURES_PER_DEVICE": "4"})); err != nil || c.Limits.SignInFreeFailuresDevice != 4 {
-		t.Errorf("LIMIT_SIGNIN_FAILURES_PER_DEVICE not read: %v", err)
-	}
-	prod, err := loadConfig(env(map[string]string{"BASE_URL": "https://accounts.example.com", "SESSION_SECRET": strings.Repeat("s", 32),
-		"SMTP_URL": "smtp://mail.example.com:587", "TRUSTED_PROXIES": "10.0.0.0/8, 192.168.0.0/16"}))
-	if err != nil || !prod.Production() || len(prod.TrustedProxies) != 2 {
-		t.Errorf("production config: %v", err)
-	}
+// The command line reports a bad configuration, refuses an unknown
+// command and prints its version (the configuration itself is tested in
+// package app).
+func TestCommandLine(t *testing.T) {
 	var stderr bytes.Buffer
 	if code := run([]string{"serve"}, nil, &bytes.Buffer{}, &stderr, env(map[string]string{"RESET_TTL": "soon"})); code == 0 || !strings.Contains(stderr.String(), "RESET_TTL") {
 		t.Errorf("bad config: exit %d, stderr %q", code, stderr.String())
@@ -63,6 +30,18 @@ func TestConfig(t *testing.T) {
 	var out bytes.Buffer
 	if code := run([]string{"version"}, nil, &out, &bytes.Buffer{}, env(nil)); code != 0 || !strings.HasPrefix(out.String(), "latchkey ") {
 		t.Errorf("version: %d %q", code, out.String())
+	}
+}
+
+// Every command refuses to start in the container without BASE_URL, with
+// the reason (migrate here: it would return at once if the rule were
+// missing, where serve would run on).
+func TestContainerCommandRefusesDevMode(t *testing.T) {
+	var stderr bytes.Buffer
+	code := run([]string{"migrate"}, nil, &bytes.Buffer{}, &stderr, env(map[string]string{"LATCHKEY_CONTAINER": "1", "ADDR": ":8080",
+		"DATABASE_URL": "sqlite:" + t.TempDir() + "/latchkey.db", "SESSION_SECRET": strings.Repeat("s", 32)}))
+	if code != 2 || !strings.Contains(stderr.String(), "BASE_URL: required in the container") {
+		t.Errorf("a container without BASE_URL: exit %d, stderr %q", code, stderr.String())
 	}
 }
 

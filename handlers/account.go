@@ -24,7 +24,7 @@ func (h *Handler) account(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	events, err := models.RecentEvents(ctx, h.store.DB, row.AccountID, 20)
+	events, err := h.store.RecentEvents(ctx, row.AccountID, 20)
 	if err != nil {
 		return err
 	}

@@ -97,7 +97,7 @@ func (h *Handler) sampleMessages(ctx context.Context) ([]views.MailboxMessage, e
 
 // sampleEmails renders every email template with sample data.
 func (h *Handler) sampleEmails(ctx context.Context) (map[string]models.Message, error) {
-	return notify.Samples(ctx, h.baseURL, h.store.ResetTTL)
+	return notify.Samples(ctx, h.baseURL, h.store.ResetTTL())
 }
 
 // devMailboxHTML shows one email's HTML part. Email HTML uses inline

@@ -27,7 +27,7 @@ func TestErrorsAfterTheClientLeftAreNotServerErrors(t *testing.T) {
 	defer db.Close()
 	var logs bytes.Buffer
 	h := testAssets(t)
-	h.log, h.store = slog.New(slog.NewTextHandler(&logs, nil)), &models.Store{DB: db}
+	h.log, h.store = slog.New(slog.NewTextHandler(&logs, nil)), models.NewStore(db, models.StoreOptions{})
 	for name, cancelled := range map[string]bool{"client gone": true, "client still there": false} {
 		t.Run(name, func(t *testing.T) {
 			logs.Reset()

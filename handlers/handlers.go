@@ -89,7 +89,7 @@ func New(d Deps) (*Handler, error) {
 		h.maxBody = 64 << 10
 	}
 	h.sessions = newDBStore(d.Store, secure)
-	h.visitor = newVisitorStore(d.Secret, secure, d.Store.ResetTTL)
+	h.visitor = newVisitorStore(d.Secret, secure, d.Store.ResetTTL())
 	h.cop = http.NewCrossOriginProtection()
 	if err := h.cop.AddTrustedOrigin(d.BaseURL.Scheme + "://" + d.BaseURL.Host); err != nil {
 		return nil, err

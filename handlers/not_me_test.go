@@ -160,7 +160,7 @@ func TestNotMeMailIgnoresTheResetAllowance(t *testing.T) {
 		_, token := takeOver(t, app, email)
 
 		intruder := app.NewBrowser(t)
-		allowance := app.Store.Limits.ResetMailsPerHour
+		allowance := app.Store.Limits().ResetMailsPerHour
 		for range allowance + 2 {
 			if r := intruder.Post("/account/forgot-password", url.Values{"email": {email}}); r.StatusCode != http.StatusOK {
 				t.Fatalf("forgot-password: %d", r.StatusCode)

@@ -54,7 +54,7 @@ func newDBStore(store *models.Store, secure bool) *dbStore {
 func (s *dbStore) options() *sessions.Options {
 	return &sessions.Options{
 		Path:     "/",
-		MaxAge:   int(s.store.SessionMax.Seconds()),
+		MaxAge:   int(s.store.SessionMax().Seconds()),
 		Secure:   s.secure,
 		HttpOnly: true,
 		SameSite: http.SameSiteLaxMode,
@@ -93,7 +93,7 @@ func (s *dbStore) New(r *http.Request, name string) (*sessions.Session, error) {
 func (s *dbStore) Save(r *http.Request, w http.ResponseWriter, sess *sessions.Session) error {
 	if sess.Options.MaxAge < 0 {
 		if row, ok := sess.Values[keyRow].(*models.Session); ok {
-			if err := models.DeleteSession(r.Context(), s.store.DB, row.IDHash); err != nil {
+			if err := s.store.DeleteSession(r.Context(), row.IDHash); err != nil {
 				return err
 			}
 		}
@@ -213,7 +213,7 @@ func (h *Handler) startSession(c echo.Context, id string, row *models.Session) e
 		return err
 	}
 	if old, ok := sess.Values[keyRow].(*models.Session); ok && old.IDHash != row.IDHash {
-		if err := models.DeleteSession(c.Request().Context(), h.store.DB, old.IDHash); err != nil {
+		if err := h.store.DeleteSession(c.Request().Context(), old.IDHash); err != nil {
 			return err
 		}
 	}

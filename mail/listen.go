@@ -5,9 +5,6 @@ import (
 	"errors"
 	"time"
 
-	"github.com/uptrace/bun/dialect"
-	"github.com/uptrace/bun/driver/pgdriver"
-
 	"github.com/latchkey-auth/latchkey/models"
 )
 
@@ -18,10 +15,10 @@ import (
 // fallback meanwhile.
 func (w *Worker) ListenPostgres(ctx context.Context) {
 	w.init()
-	if w.Store.DB.Dialect().Name() != dialect.PG {
+	ln := w.Store.OutboxListener()
+	if ln == nil {
 		return
 	}
-	ln := pgdriver.NewListener(w.Store.DB)
 	// ReceiveTimeout does not return when ctx ends; closing the listener
 	// does, so shutdown does not wait for the receive timeout.
 	stop := context.AfterFunc(ctx, func() { _ = ln.Close() })

@@ -13,12 +13,24 @@ import (
 )
 
 // Worker delivers the outbox. It wakes when a transaction queues mail
-// (Notify), and polls as a fallback for mail queued by other instances and
-// for retries that come due.
+// (the store's MailQueued signal, or Notify), and polls as a fallback for
+// mail queued by other instances and for retries that come due.
 type Worker struct {
 	Store  *models.Store
 	Sender Sender
 	Log    *slog.Logger
+	// Metrics, if set, counts deliveries and failures.
+	Metrics *metrics.Metrics
+	// Tuning holds the timing; zero fields take defaults.
+	Tuning
+
+	wake chan struct{}
+	once sync.Once
+}
+
+// Tuning is a worker's timing and concurrency. Zero fields take the
+// defaults; tests shorten them.
+type Tuning struct {
 	// Poll is the longest the worker sleeps between looks at the queue.
 	Poll time.Duration
 	// Lease is how long a claimed message is reserved for this worker; a
@@ -35,11 +47,6 @@ type Worker struct {
 	SendTimeout time.Duration
 	// Senders is how many messages are sent at once (default 4).
 	Senders int
-	// Metrics, if set, counts deliveries and failures.
-	Metrics *metrics.Metrics
-
-	wake chan struct{}
-	once sync.Once
 }
 
 func (w *Worker) init() {
@@ -101,6 +108,8 @@ func (w *Worker) Run(ctx context.Context) {
 			timer.Stop()
 			return
 		case <-w.wake:
+			timer.Stop()
+		case <-w.Store.MailQueued():
 			timer.Stop()
 		case <-timer.C:
 		}

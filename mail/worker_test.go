@@ -3,7 +3,6 @@ package mail_test
 import (
 	"context"
 	"io"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -14,10 +13,15 @@ import (
 	"github.com/latchkey-auth/latchkey/models"
 )
 
-func queue(t *testing.T, s *models.Store, email string) {
+// queue queues a reset email for email (registering it first), under ctx
+// if one is given.
+func queue(t *testing.T, s *models.Store, email string, under ...context.Context) {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := models.AccountByEmail(ctx, s.DB, email); err != nil {
+	if len(under) > 0 {
+		ctx = under[0]
+	}
+	if _, err := s.AccountByEmail(ctx, email); err != nil {
 		if _, err := s.Register(ctx, email, "correct horse battery staple", models.Client{}); err != nil {
 			t.Fatal(err)
 		}
@@ -30,23 +34,21 @@ func queue(t *testing.T, s *models.Store, email string) {
 	}
 }
 
-func startWorker(t *testing.T, s *models.Store, smtpURL string, adjust ...func(*mail.Worker)) *mail.Worker {
+// startWorker builds Latchkey on db through the app constructor, with mail
+// to smtpURL and short timing (adjusted by adjust), starts its outbox
+// worker alone and returns its store.
+func startWorker(t *testing.T, db *bun.DB, smtpURL string, adjust ...func(*mail.Tuning)) *models.Store {
 	t.Helper()
-	sender, err := mail.NewSMTP(smtpURL, "Latchkey <no-reply@localhost>")
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := &mail.Worker{Store: s, Sender: sender, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Poll: 100 * time.Millisecond, BackoffBase: 20 * time.Millisecond, BackoffMax: 200 * time.Millisecond, MaxAttempts: 50}
+	tuning := mail.Tuning{Poll: 100 * time.Millisecond, BackoffBase: 20 * time.Millisecond, BackoffMax: 200 * time.Millisecond, MaxAttempts: 50}
 	for _, f := range adjust {
-		f(w)
+		f(&tuning)
 	}
-	s.OnEnqueue = w.Notify
+	a := testutil.BuildApp(t, db, testutil.NewClock(), testutil.WithSMTP(smtpURL), testutil.WithWorkerTuning(tuning), testutil.WithLogTo(io.Discard))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { w.Run(ctx); close(done) }()
+	go func() { a.Worker().Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	return w
+	return a.Store()
 }
 
 func status(t *testing.T, db *bun.DB) (row models.OutboxEmail) {
@@ -74,10 +76,9 @@ func waitStatus(t *testing.T, db *bun.DB, want string) models.OutboxEmail {
 
 func TestDeliveryWakesOnEnqueue(t *testing.T) {
 	testutil.ForEachDB(t, func(t *testing.T, db *bun.DB) {
-		s := testutil.NewStore(t, db, testutil.NewClock())
 		srv := testutil.StartSMTP(t)
 		// Only the wake-up can deliver in time.
-		startWorker(t, s, srv.URL(), func(w *mail.Worker) { w.Poll = time.Hour })
+		s := startWorker(t, db, srv.URL(), func(w *mail.Tuning) { w.Poll = time.Hour })
 		time.Sleep(50 * time.Millisecond)
 		queue(t, s, "wake@example.com")
 		got := srv.WaitFor(t, 1, 5*time.Second)
@@ -93,10 +94,9 @@ func TestDeliveryWakesOnEnqueue(t *testing.T) {
 
 func TestSMTPOutageThenRecovery(t *testing.T) {
 	testutil.ForEachDB(t, func(t *testing.T, db *bun.DB) {
-		s := testutil.NewStore(t, db, testutil.NewClock())
 		srv := testutil.StartSMTP(t)
 		srv.Stop() // connection refused
-		startWorker(t, s, srv.URL())
+		s := startWorker(t, db, srv.URL())
 		start := time.Now()
 		queue(t, s, "outage@example.com")
 		if d := time.Since(start); d > 2*time.Second {
@@ -120,9 +120,8 @@ func TestSMTPOutageThenRecovery(t *testing.T) {
 
 func TestTemporaryAndPermanentSMTPFailures(t *testing.T) {
 	testutil.ForEachDB(t, func(t *testing.T, db *bun.DB) {
-		s := testutil.NewStore(t, db, testutil.NewClock())
 		srv := testutil.StartSMTP(t)
-		startWorker(t, s, srv.URL())
+		s := startWorker(t, db, srv.URL())
 
 		srv.FailWith(451)
 		queue(t, s, "temp@example.com")
@@ -150,10 +149,9 @@ func TestTemporaryAndPermanentSMTPFailures(t *testing.T) {
 
 func TestGivesUpAfterMaxAttempts(t *testing.T) {
 	db := testutil.NewDB(t, "sqlite")
-	s := testutil.NewStore(t, db, testutil.NewClock())
 	srv := testutil.StartSMTP(t)
 	srv.FailWith(421)
-	startWorker(t, s, srv.URL(), func(w *mail.Worker) { w.MaxAttempts = 3 })
+	s := startWorker(t, db, srv.URL(), func(w *mail.Tuning) { w.MaxAttempts = 3 })
 	queue(t, s, "max@example.com")
 	row := waitStatus(t, db, models.OutboxFailed)
 	if row.Attempts != 3 {
@@ -196,26 +194,19 @@ func TestSMTPURL(t *testing.T) {
 func TestSendQueuedSendsOnlyTheGivenMessages(t *testing.T) {
 	testutil.ForEachDB(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
-		s := testutil.NewStore(t, db, testutil.NewClock())
 		srv := testutil.StartSMTP(t)
+		// The CLI's app, built (and its secret checked) before the
+		// server's store has queued anything.
+		cli := testutil.BuildApp(t, db, testutil.NewClock(), testutil.WithSMTP(srv.URL()),
+			testutil.WithSecret("a different secret, at least 32 bytes long"), testutil.WithLogTo(io.Discard))
+		s := testutil.NewStore(t, db, testutil.NewClock())
 		queue(t, s, "other@example.com")
 		other := status(t, db)
 
-		cli := testutil.NewStore(t, db, testutil.NewClock())
-		otherSealer, err := models.NewSealer(models.DeriveKey([]byte("a different secret, at least 32 bytes long"), models.KeyOutbox))
-		if err != nil {
-			t.Fatal(err)
-		}
-		cli.Sealer = otherSealer
-		var mine []int64
-		cli.OnQueued = func(ids []int64) { mine = append(mine, ids...) }
-		queue(t, cli, "mine@example.com")
-		sender, err := mail.NewSMTP(srv.URL(), "Latchkey <no-reply@localhost>")
-		if err != nil {
-			t.Fatal(err)
-		}
-		w := &mail.Worker{Store: cli, Sender: sender, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-		sent, err := w.SendQueued(ctx, mine)
+		tracked, queued := models.TrackQueued(ctx)
+		queue(t, cli.Store(), "mine@example.com", tracked)
+		mine := queued()
+		sent, err := cli.Worker().SendQueued(ctx, mine)
 		if err != nil || sent != 1 {
 			t.Fatalf("SendQueued: %d sent, %v", sent, err)
 		}

@@ -150,7 +150,7 @@ func AccountByID(ctx context.Context, db bun.IDB, id int64) (*Account, error) {
 // Register creates an account with a password that has already passed
 // CheckPasswordPolicy, records the event, and returns the account.
 func (s *Store) Register(ctx context.Context, email, password string, client Client) (*Account, error) {
-	hash, err := s.Hasher.Hash(ctx, password)
+	hash, err := s.hasher.Hash(ctx, password)
 	if err != nil {
 		return nil, fmt.Errorf("register: %w", err)
 	}
@@ -178,9 +178,9 @@ func (s *Store) Register(ctx context.Context, email, password string, client Cli
 // me"), right or wrong, after the same one check. A hash made with old
 // parameters is upgraded on success.
 func (s *Store) Authenticate(ctx context.Context, email, password string, client Client) (*Account, error) {
-	acc, err := AccountByEmail(ctx, s.DB, email)
+	acc, err := AccountByEmail(ctx, s.db, email)
 	if errors.Is(err, ErrNotFound) {
-		if err := s.Hasher.CheckDummy(ctx, password); err != nil {
+		if err := s.hasher.CheckDummy(ctx, password); err != nil {
 			return nil, fmt.Errorf("authenticate: %w", err)
 		}
 		return nil, ErrBadCredentials
@@ -188,7 +188,7 @@ func (s *Store) Authenticate(ctx context.Context, email, password string, client
 	if err != nil {
 		return nil, fmt.Errorf("authenticate: %w", err)
 	}
-	ok, rehash, err := s.Hasher.Check(ctx, password, acc.PasswordHash)
+	ok, rehash, err := s.hasher.Check(ctx, password, acc.PasswordHash)
 	if err != nil {
 		return nil, fmt.Errorf("authenticate: %w", err)
 	}
@@ -199,10 +199,10 @@ func (s *Store) Authenticate(ctx context.Context, email, password string, client
 		return acc, ErrBadCredentials
 	}
 	if rehash {
-		if hash, err := s.Hasher.Hash(ctx, password); err == nil {
+		if hash, err := s.hasher.Hash(ctx, password); err == nil {
 			// Only replace the hash that was checked: a reset that landed
 			// meanwhile wins.
-			res, err := s.DB.NewUpdate().Model((*Account)(nil)).Set("password_hash = ?", hash).
+			res, err := s.db.NewUpdate().Model((*Account)(nil)).Set("password_hash = ?", hash).
 				Where("id = ? AND password_hash = ?", acc.ID, acc.PasswordHash).Exec(ctx)
 			if err != nil {
 				return nil, fmt.Errorf("authenticate: rehash: %w", err)
@@ -217,7 +217,7 @@ func (s *Store) Authenticate(ctx context.Context, email, password string, client
 
 // CheckPassword verifies an account's current password (for changes).
 func (s *Store) CheckPassword(ctx context.Context, acc *Account, password string) error {
-	ok, _, err := s.Hasher.Check(ctx, password, acc.PasswordHash)
+	ok, _, err := s.hasher.Check(ctx, password, acc.PasswordHash)
 	if err != nil {
 		return fmt.Errorf("check password: %w", err)
 	}
@@ -257,7 +257,7 @@ func (s *Store) SetPassword(ctx context.Context, in SetPasswordInput) error {
 		// ChangedByReset here would mark the address proven without a code.
 		return fmt.Errorf("%w (got %v)", ErrPasswordChange, in.Change)
 	}
-	hash, err := s.Hasher.Hash(ctx, in.Password)
+	hash, err := s.hasher.Hash(ctx, in.Password)
 	if err != nil {
 		return fmt.Errorf("set password: %w", err)
 	}

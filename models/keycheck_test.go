@@ -82,24 +82,25 @@ func TestClaimQueuedTakesOnlyItsOwn(t *testing.T) {
 	testutil.ForEachDB(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		s := testutil.NewStore(t, db, testutil.NewClock())
-		var mine []int64
-		s.OnQueued = func(ids []int64) { mine = append(mine, ids...) }
+		tracked, queued := models.TrackQueued(ctx)
 		for _, e := range []string{"a@example.com", "b@example.com"} {
 			if _, err := s.Register(ctx, e, "correct horse battery staple", models.Client{}); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if err := s.RequestReset(ctx, "a@example.com", models.Client{}, resetMail); err != nil {
+		if err := s.RequestReset(tracked, "a@example.com", models.Client{}, resetMail); err != nil {
 			t.Fatal(err)
 		}
+		mine := queued()
 		if len(mine) != 1 {
 			t.Fatalf("OnQueued ids: %v", mine)
 		}
 		other := mine[0]
-		mine = nil
-		if err := s.RequestReset(ctx, "b@example.com", models.Client{}, resetMail); err != nil {
+		tracked, queued = models.TrackQueued(ctx)
+		if err := s.RequestReset(tracked, "b@example.com", models.Client{}, resetMail); err != nil {
 			t.Fatal(err)
 		}
+		mine = queued()
 		if len(mine) != 1 || mine[0] == other {
 			t.Fatalf("OnQueued ids: %v (other %d)", mine, other)
 		}

@@ -108,7 +108,8 @@ func TestRehashOnSignInWhenParametersChange(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.Hasher = h
+		// The same database, now served with stronger parameters.
+		s = testutil.NewStore(t, db, testutil.NewClock(), testutil.WithHasher(h))
 		if _, err := s.Authenticate(ctx, "old@example.com", "correct horse battery staple", models.Client{}); err != nil {
 			t.Fatal(err)
 		}

@@ -38,7 +38,7 @@ const maxNotMeToken = 200
 
 // notMeToken mints a "this wasn't me" token for acc, valid NotMeTTL from now.
 func (s *Store) notMeToken(acc *Account, now time.Time) (string, error) {
-	if s.Links == nil {
+	if s.links == nil {
 		return "", errors.New("not-me token: no link sealer configured")
 	}
 	id, err := hex.DecodeString(acc.PublicID)
@@ -49,20 +49,20 @@ func (s *Store) notMeToken(acc *Account, now time.Time) (string, error) {
 	payload = append(payload, id...)
 	// A Unix time after 1970 is a positive int64: lossless both ways.
 	payload = binary.BigEndian.AppendUint64(payload, uint64(now.Add(NotMeTTL).Unix())) // #nosec G115 -- see above
-	return base64.RawURLEncoding.EncodeToString(s.Links.Seal(payload, notMeAD)), nil
+	return base64.RawURLEncoding.EncodeToString(s.links.Seal(payload, notMeAD)), nil
 }
 
 // openNotMe checks a token's seal and expiry and returns the account's
 // public id and the key that marks the token used.
 func (s *Store) openNotMe(token string, now time.Time) (publicID, usedKey string, err error) {
-	if s.Links == nil || len(token) > maxNotMeToken {
+	if s.links == nil || len(token) > maxNotMeToken {
 		return "", "", ErrLinkInvalid
 	}
 	sealed, err := base64.RawURLEncoding.Strict().DecodeString(token)
 	if err != nil {
 		return "", "", ErrLinkInvalid
 	}
-	payload, err := s.Links.Open(sealed, notMeAD)
+	payload, err := s.links.Open(sealed, notMeAD)
 	if err != nil || len(payload) != notMePayload {
 		return "", "", ErrLinkInvalid
 	}
@@ -82,7 +82,7 @@ func (s *Store) CheckNotMe(ctx context.Context, token string) error {
 	if err != nil {
 		return err
 	}
-	used, err := s.DB.NewSelect().Model((*rateRow)(nil)).Where("key = ?", usedKey).Exists(ctx)
+	used, err := s.db.NewSelect().Model((*rateRow)(nil)).Where("key = ?", usedKey).Exists(ctx)
 	if err != nil {
 		return fmt.Errorf("check not-me: %w", err)
 	}
@@ -146,7 +146,7 @@ func (s *Store) ConfirmNotMe(ctx context.Context, token string, client Client, c
 		if !allowed {
 			return nil
 		}
-		expires := now.Add(s.ResetTTL)
+		expires := now.Add(s.resetTTL)
 		reset := &PasswordReset{
 			CodeHash: hash, AccountID: acc.ID, CreatedAt: now, ExpiresAt: expires,
 			CreatedIP: client.IP, CreatedUserAgent: client.UserAgent,

@@ -157,12 +157,8 @@ func TestNotMeTokensAreBoundToTheirKey(t *testing.T) {
 		s := testutil.NewStore(t, db, testutil.NewClock())
 		acc := register(t, s, "key@example.com")
 		token := changePassword(t, s, acc, "a fresh long passphrase", models.ChangedBySelf)
-		other, err := models.NewSealer(models.DeriveKey([]byte("another secret, another secret!!"), models.KeyLinkTokens))
-		if err != nil {
-			t.Fatal(err)
-		}
-		s.Links = other
-		if err := s.CheckNotMe(context.Background(), token); !errors.Is(err, models.ErrLinkInvalid) {
+		other := testutil.NewStore(t, db, testutil.NewClock(), testutil.WithSecret("another secret, another secret!!"))
+		if err := other.CheckNotMe(context.Background(), token); !errors.Is(err, models.ErrLinkInvalid) {
 			t.Errorf("token opened under another key: %v", err)
 		}
 	})

@@ -61,14 +61,14 @@ func (s *Store) enqueue(ctx context.Context, tx bun.IDB, q *queued, kind MailKin
 		return fmt.Errorf("enqueue: %w", err)
 	}
 	row := &OutboxEmail{
-		Kind: kind, Recipient: msg.To, SealedBody: s.Sealer.Seal(plain, outboxAD(kind, msg.To)),
+		Kind: kind, Recipient: msg.To, SealedBody: s.sealer.Seal(plain, outboxAD(kind, msg.To)),
 		Status: OutboxPending, NextAttemptAt: now, CreatedAt: now,
 	}
 	if _, err := tx.NewInsert().Model(row).Returning("id").Exec(ctx); err != nil {
 		return fmt.Errorf("enqueue: %w", err)
 	}
 	q.ids = append(q.ids, row.ID)
-	if !q.mail && s.DB.Dialect().Name() == dialect.PG {
+	if !q.mail && s.db.Dialect().Name() == dialect.PG {
 		// Delivered at commit to every instance's worker (LISTEN).
 		if _, err := tx.ExecContext(ctx, "SELECT pg_notify(?, '')", OutboxChannel); err != nil {
 			return fmt.Errorf("enqueue: notify: %w", err)
@@ -81,7 +81,7 @@ func (s *Store) enqueue(ctx context.Context, tx bun.IDB, q *queued, kind MailKin
 // OpenMessage decrypts a claimed row's message.
 func (s *Store) OpenMessage(row *OutboxEmail) (Message, error) {
 	var msg Message
-	plain, err := s.Sealer.Open(row.SealedBody, outboxAD(row.Kind, row.Recipient))
+	plain, err := s.sealer.Open(row.SealedBody, outboxAD(row.Kind, row.Recipient))
 	if err != nil {
 		return msg, fmt.Errorf("open outbox %d: %w", row.ID, err)
 	}
@@ -99,16 +99,16 @@ func (s *Store) OpenMessage(row *OutboxEmail) (Message, error) {
 // SQLite the single UPDATE runs under the database's one write lock.
 func (s *Store) ClaimDue(ctx context.Context, limit int, lease time.Duration) ([]OutboxEmail, error) {
 	now := s.now()
-	sub := s.DB.NewSelect().Model((*OutboxEmail)(nil)).Column("id").
+	sub := s.db.NewSelect().Model((*OutboxEmail)(nil)).Column("id").
 		Where("status IN (?, ?)", OutboxPending, OutboxSending).
 		Where("next_attempt_at <= ?", now).
 		OrderExpr("next_attempt_at, id").
 		Limit(int64(limit))
-	if s.DB.Dialect().Name() == dialect.PG {
+	if s.db.Dialect().Name() == dialect.PG {
 		sub = sub.For("UPDATE SKIP LOCKED")
 	}
 	var rows []OutboxEmail
-	err := s.DB.NewUpdate().Model(&rows).
+	err := s.db.NewUpdate().Model(&rows).
 		Set("status = ?", OutboxSending).
 		Set("attempts = attempts + 1").
 		Set("next_attempt_at = ?", now.Add(lease)).
@@ -132,7 +132,7 @@ func (s *Store) ClaimQueued(ctx context.Context, ids []int64, lease time.Duratio
 	var rows []OutboxEmail
 	// Only pending rows: a row in "sending" is under another worker's
 	// lease (or waiting for it to run out), and is that worker's to finish.
-	err := s.DB.NewUpdate().Model(&rows).
+	err := s.db.NewUpdate().Model(&rows).
 		Set("status = ?", OutboxSending).
 		Set("attempts = attempts + 1").
 		Set("next_attempt_at = ?", now.Add(lease)).
@@ -155,7 +155,7 @@ func (s *Store) ClaimQueued(ctx context.Context, ids []int64, lease time.Duratio
 func (s *Store) MarkSent(ctx context.Context, row *OutboxEmail) error {
 	id := row.ID
 	now := s.now()
-	_, err := s.DB.NewUpdate().Model((*OutboxEmail)(nil)).
+	_, err := s.db.NewUpdate().Model((*OutboxEmail)(nil)).
 		Set("status = ?", OutboxSent).
 		Set("sealed_body = NULL").
 		Set("sent_at = ?", now).
@@ -172,7 +172,7 @@ func (s *Store) MarkSent(ctx context.Context, row *OutboxEmail) error {
 func (s *Store) MarkRetry(ctx context.Context, row *OutboxEmail, delay time.Duration, reason string) error {
 	id := row.ID
 	next := s.now().Add(delay)
-	_, err := s.DB.NewUpdate().Model((*OutboxEmail)(nil)).
+	_, err := s.db.NewUpdate().Model((*OutboxEmail)(nil)).
 		Set("status = ?", OutboxPending).
 		Set("next_attempt_at = ?", next).
 		Set("last_error = ?", clip(reason, 500)).
@@ -187,7 +187,7 @@ func (s *Store) MarkRetry(ctx context.Context, row *OutboxEmail, delay time.Dura
 // attempts) and wipes its sealed body; the row stays as a record.
 func (s *Store) MarkFailed(ctx context.Context, row *OutboxEmail, reason string) error {
 	id := row.ID
-	_, err := s.DB.NewUpdate().Model((*OutboxEmail)(nil)).
+	_, err := s.db.NewUpdate().Model((*OutboxEmail)(nil)).
 		Set("status = ?", OutboxFailed).
 		Set("sealed_body = NULL").
 		Set("last_error = ?", clip(reason, 500)).
@@ -200,7 +200,7 @@ func (s *Store) MarkFailed(ctx context.Context, row *OutboxEmail, reason string)
 
 // OutboxBacklog counts messages waiting to be sent.
 func (s *Store) OutboxBacklog(ctx context.Context) (int, error) {
-	n, err := s.DB.NewSelect().Model((*OutboxEmail)(nil)).
+	n, err := s.db.NewSelect().Model((*OutboxEmail)(nil)).
 		Where("status IN (?, ?)", OutboxPending, OutboxSending).Count(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("outbox backlog: %w", err)
@@ -211,7 +211,7 @@ func (s *Store) OutboxBacklog(ctx context.Context) (int, error) {
 // NextDue returns when the earliest queued message becomes due, or false.
 func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 	var row OutboxEmail
-	err := s.DB.NewSelect().Model(&row).Column("next_attempt_at").
+	err := s.db.NewSelect().Model(&row).Column("next_attempt_at").
 		Where("status IN (?, ?)", OutboxPending, OutboxSending).
 		OrderExpr("next_attempt_at").Limit(1).Scan(ctx)
 	if err != nil {
@@ -236,17 +236,17 @@ func (s *Store) Cleanup(ctx context.Context, keep time.Duration) error {
 		name string
 		q    *bun.DeleteQuery
 	}{
-		{"outbox", s.DB.NewDelete().Model((*OutboxEmail)(nil)).
+		{"outbox", s.db.NewDelete().Model((*OutboxEmail)(nil)).
 			Where("status IN (?, ?) AND created_at < ?", OutboxSent, OutboxFailed, cut)},
-		{"resets", s.DB.NewDelete().Model((*PasswordReset)(nil)).
+		{"resets", s.db.NewDelete().Model((*PasswordReset)(nil)).
 			Where("expires_at < ? OR (used_at IS NOT NULL AND used_at < ?)", cut, cut)},
-		{"sessions", s.DB.NewDelete().Model((*Session)(nil)).
-			Where("last_seen_at < ? OR created_at < ?", now.Add(-s.SessionIdle), now.Add(-s.SessionMax))},
+		{"sessions", s.db.NewDelete().Model((*Session)(nil)).
+			Where("last_seen_at < ? OR created_at < ?", now.Add(-s.sessionIdle), now.Add(-s.sessionMax))},
 		// Marks of spent one-time links must outlive the link (NotMeTTL);
 		// every other row's window is at most a day.
-		{"rate limits", s.DB.NewDelete().TableExpr("rate_limits").
+		{"rate limits", s.db.NewDelete().TableExpr("rate_limits").
 			Where("window_start < ? AND (blocked_until IS NULL OR blocked_until < ?) AND key NOT LIKE ?", now.Add(-24*time.Hour), now, usedNotMeLink.like())},
-		{"used links", s.DB.NewDelete().TableExpr("rate_limits").
+		{"used links", s.db.NewDelete().TableExpr("rate_limits").
 			Where("window_start < ? AND key LIKE ?", now.Add(-usedLinkKeep), usedNotMeLink.like())},
 	}
 	for _, st := range steps {

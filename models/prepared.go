@@ -31,14 +31,14 @@ import (
 // args go); elsewhere the database itself, with the args written into the
 // SQL as bun does.
 func (s *Store) prepared(args ...any) (conn bun.IConn, where []any) {
-	if s.DB.Dialect().Name() != dialect.SQLite {
-		return s.DB.DB, args // what bun runs queries on by default
+	if s.db.Dialect().Name() != dialect.SQLite {
+		return s.db.DB, args // what bun runs queries on by default
 	}
 	where = make([]any, len(args))
 	for i := range where {
 		where[i] = bun.Safe("?")
 	}
-	return preparedConn{stmts: &s.stmts, db: s.DB.DB, args: args}, where
+	return preparedConn{stmts: &s.stmts, db: s.db.DB, args: args}, where
 }
 
 // statements caches prepared statements by their SQL text. The zero value

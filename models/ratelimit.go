@@ -168,30 +168,30 @@ func ipKey(ip string) string {
 
 // AllowRegistration counts one registration attempt from ip.
 func (s *Store) AllowRegistration(ctx context.Context, ip string) error {
-	return s.allow(ctx, limitRegisterIP.key(ipKey(ip)), s.Limits.RegistrationsPerHour, time.Hour)
+	return s.allow(ctx, limitRegisterIP.key(ipKey(ip)), s.limits.RegistrationsPerHour, time.Hour)
 }
 
 // AllowForgotPost counts one forgot-password POST from ip.
 func (s *Store) AllowForgotPost(ctx context.Context, ip string) error {
-	return s.allow(ctx, limitForgotIP.key(ipKey(ip)), s.Limits.ResetPostsPerMinute, time.Minute)
+	return s.allow(ctx, limitForgotIP.key(ipKey(ip)), s.limits.ResetPostsPerMinute, time.Minute)
 }
 
 // AllowResetPost counts one reset-password POST from ip.
 func (s *Store) AllowResetPost(ctx context.Context, ip string) error {
-	return s.allow(ctx, limitResetIP.key(ipKey(ip)), s.Limits.ResetPostsPerMinute, time.Minute)
+	return s.allow(ctx, limitResetIP.key(ipKey(ip)), s.limits.ResetPostsPerMinute, time.Minute)
 }
 
 // AllowValidation counts one inline-validation request from ip, against a
 // budget of its own.
 func (s *Store) AllowValidation(ctx context.Context, ip string) error {
-	return s.allow(ctx, limitValidateIP.key(ipKey(ip)), s.Limits.ValidationsPerMinute, time.Minute)
+	return s.allow(ctx, limitValidateIP.key(ipKey(ip)), s.limits.ValidationsPerMinute, time.Minute)
 }
 
 // allow counts one request for key against limit per window and returns a
 // *LimitedError when over it. Callers outside models use the Allow…
 // methods above, which choose the key and the limit.
 func (s *Store) allow(ctx context.Context, key string, limit int, window time.Duration) error {
-	ok, retry, err := hit(ctx, s.DB, key, limit, window, s.now())
+	ok, retry, err := hit(ctx, s.db, key, limit, window, s.now())
 	if err != nil {
 		return err
 	}
@@ -234,12 +234,12 @@ func (s *Store) SignInAttempt(ctx context.Context, email, ip string, dev Device)
 			if err != nil {
 				return err
 			}
-			trusted = row.Count <= s.Limits.SignInFreeFailuresDevice
+			trusted = row.Count <= s.limits.SignInFreeFailuresDevice
 		}
 		if !trusted {
-			keys = append(keys, limitKey{limitSignInEmail.key(email), s.Limits.SignInFreeFailures})
+			keys = append(keys, limitKey{limitSignInEmail.key(email), s.limits.SignInFreeFailures})
 		}
-		keys = append(keys, limitKey{limitSignInIP.key(ipKey(ip)), s.Limits.SignInFreeFailuresIP})
+		keys = append(keys, limitKey{limitSignInIP.key(ipKey(ip)), s.limits.SignInFreeFailuresIP})
 		for _, k := range keys {
 			row, err := count(ctx, tx, k.key, time.Hour, now)
 			if err != nil {
@@ -253,7 +253,7 @@ func (s *Store) SignInAttempt(ctx context.Context, email, ip string, dev Device)
 			if over < 0 {
 				continue
 			}
-			delay := s.Limits.SignInMaxBlock
+			delay := s.limits.SignInMaxBlock
 			if over < 30 && time.Second<<over < delay {
 				delay = time.Second << over
 			}
@@ -299,7 +299,7 @@ func clearSignInAttempts(ctx context.Context, db bun.IDB, email, ip string) erro
 // ClearSignInAttempts is called after a password check succeeds outside
 // sign-in (changing the password).
 func (s *Store) ClearSignInAttempts(ctx context.Context, email, ip string) error {
-	return clearSignInAttempts(ctx, s.DB, email, ip)
+	return clearSignInAttempts(ctx, s.db, email, ip)
 }
 
 // SignInFailed records a failed password check for an account in its
@@ -312,11 +312,11 @@ func (s *Store) ClearSignInAttempts(ctx context.Context, email, ip string) error
 // counter row, which SignInAttempt has just written, to the same value.
 func (s *Store) SignInFailed(ctx context.Context, client Client, acc *Account) error {
 	if acc == nil {
-		if _, err := s.DB.NewUpdate().Model((*rateRow)(nil)).Set("count = count").
+		if _, err := s.db.NewUpdate().Model((*rateRow)(nil)).Set("count = count").
 			Where("key = ?", limitSignInIP.key(ipKey(client.IP))).Exec(ctx); err != nil {
 			return fmt.Errorf("sign-in failed: %w", err)
 		}
 		return nil
 	}
-	return RecordEvent(ctx, s.DB, acc.ID, EventSignInFailed, client, s.now())
+	return RecordEvent(ctx, s.db, acc.ID, EventSignInFailed, client, s.now())
 }

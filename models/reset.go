@@ -54,18 +54,18 @@ func (s *Store) RequestReset(ctx context.Context, email string, client Client, c
 		}
 		// Counted for every address, known or not, so the write happens on
 		// both paths.
-		allowed, _, err := hit(ctx, tx, limitResetMail.key(email), s.Limits.ResetMailsPerHour, time.Hour, now)
+		allowed, _, err := hit(ctx, tx, limitResetMail.key(email), s.limits.ResetMailsPerHour, time.Hour, now)
 		if err != nil {
 			return err
 		}
-		expires := now.Add(s.ResetTTL)
+		expires := now.Add(s.resetTTL)
 		msg, err := compose(ResetMail{Email: email, Code: code, ExpiresAt: expires, Client: client})
 		if err != nil {
 			return fmt.Errorf("compose reset mail: %w", err)
 		}
 		if acc == nil || !allowed {
 			// Seal anyway: same work as the queued path.
-			_ = s.Sealer.Seal([]byte(msg.HTML+msg.Text), []byte("reset"))
+			_ = s.sealer.Seal([]byte(msg.HTML+msg.Text), []byte("reset"))
 			return nil
 		}
 		reset := &PasswordReset{
@@ -92,7 +92,7 @@ func (s *Store) RequestReset(ctx context.Context, email string, client Client, c
 // links too.
 func (s *Store) LookupReset(ctx context.Context, codeHash string) (*PasswordReset, *Account, error) {
 	reset := new(PasswordReset)
-	err := s.DB.NewSelect().Model(reset).
+	err := s.db.NewSelect().Model(reset).
 		Where("code_hash = ?", codeHash).
 		Where("used_at IS NULL").
 		Where("expires_at > ?", s.now()).
@@ -103,7 +103,7 @@ func (s *Store) LookupReset(ctx context.Context, codeHash string) (*PasswordRese
 	if err != nil {
 		return nil, nil, fmt.Errorf("lookup reset: %w", err)
 	}
-	acc, err := AccountByID(ctx, s.DB, reset.AccountID)
+	acc, err := AccountByID(ctx, s.db, reset.AccountID)
 	if err != nil {
 		return nil, nil, fmt.Errorf("lookup reset: %w", err)
 	}
@@ -120,7 +120,7 @@ func (s *Store) LookupReset(ctx context.Context, codeHash string) (*PasswordRese
 func (s *Store) CompleteReset(ctx context.Context, codeHash, password string, client Client, compose ComposeChanged) (*Account, error) {
 	client = client.clean()
 	// Hash before the transaction so the write lock is not held for it.
-	hash, err := s.Hasher.Hash(ctx, password)
+	hash, err := s.hasher.Hash(ctx, password)
 	if err != nil {
 		return nil, fmt.Errorf("complete reset: %w", err)
 	}

@@ -142,7 +142,7 @@ func (s *Store) LoadSession(ctx context.Context, id string) (*Session, error) {
 	idHash := HashSessionID(id)
 	sess := new(Session)
 	conn, where := s.prepared(idHash)
-	err := s.DB.NewSelect().Conn(conn).Model(sess).Relation("Account").Where("session.id_hash = ?", where...).Limit(1).Scan(ctx)
+	err := s.db.NewSelect().Conn(conn).Model(sess).Relation("Account").Where("session.id_hash = ?", where...).Limit(1).Scan(ctx)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrSessionNotFound
 	}
@@ -150,15 +150,15 @@ func (s *Store) LoadSession(ctx context.Context, id string) (*Session, error) {
 		return nil, fmt.Errorf("load session: %w", err)
 	}
 	now := s.now()
-	if now.Sub(sess.LastSeenAt) >= s.SessionIdle || now.Sub(sess.CreatedAt) >= s.SessionMax {
-		if _, err := s.DB.NewDelete().Model((*Session)(nil)).Where("id_hash = ?", idHash).Exec(ctx); err != nil {
+	if now.Sub(sess.LastSeenAt) >= s.sessionIdle || now.Sub(sess.CreatedAt) >= s.sessionMax {
+		if _, err := s.db.NewDelete().Model((*Session)(nil)).Where("id_hash = ?", idHash).Exec(ctx); err != nil {
 			return nil, fmt.Errorf("expire session: %w", err)
 		}
 		return nil, ErrSessionNotFound
 	}
 	if now.Sub(sess.LastSeenAt) >= touchEvery {
 		sess.LastSeenAt = now
-		if _, err := s.DB.NewUpdate().Model((*Session)(nil)).Set("last_seen_at = ?", now).
+		if _, err := s.db.NewUpdate().Model((*Session)(nil)).Set("last_seen_at = ?", now).
 			Where("id_hash = ?", idHash).Exec(ctx); err != nil {
 			return nil, fmt.Errorf("touch session: %w", err)
 		}
@@ -221,7 +221,7 @@ func (s *Store) RevokeOtherSessions(ctx context.Context, sess *Session, client C
 
 // RevokeSession deletes one of the account's sessions by its id hash.
 func (s *Store) RevokeSession(ctx context.Context, accountID int64, idHash string) error {
-	res, err := s.DB.NewDelete().Model((*Session)(nil)).
+	res, err := s.db.NewDelete().Model((*Session)(nil)).
 		Where("account_id = ? AND id_hash = ?", accountID, idHash).Exec(ctx)
 	if err != nil {
 		return fmt.Errorf("revoke session: %w", err)
@@ -236,10 +236,10 @@ func (s *Store) RevokeSession(ctx context.Context, accountID int64, idHash strin
 func (s *Store) AccountSessions(ctx context.Context, accountID int64) ([]Session, error) {
 	now := s.now()
 	var list []Session
-	err := s.DB.NewSelect().Model(&list).
+	err := s.db.NewSelect().Model(&list).
 		Where("account_id = ?", accountID).
-		Where("last_seen_at > ?", now.Add(-s.SessionIdle)).
-		Where("created_at > ?", now.Add(-s.SessionMax)).
+		Where("last_seen_at > ?", now.Add(-s.sessionIdle)).
+		Where("created_at > ?", now.Add(-s.sessionMax)).
 		OrderExpr("last_seen_at DESC").
 		Scan(ctx)
 	if err != nil {

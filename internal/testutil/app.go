@@ -19,6 +19,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 	"github.com/uptrace/bun"
 
+	"github.com/latchkey-auth/latchkey/app"
 	"github.com/latchkey-auth/latchkey/handlers"
 	"github.com/latchkey-auth/latchkey/mail"
 	"github.com/latchkey-auth/latchkey/models"
@@ -40,7 +41,7 @@ type App struct {
 	Mailbox *mail.Mailbox
 }
 
-// AppOption adjusts an App before it starts.
+// AppOption adjusts an App (or a store from NewStore) before it is built.
 type AppOption func(*appConfig)
 
 type appConfig struct {
@@ -51,6 +52,17 @@ type appConfig struct {
 	db             *bun.DB
 	baseURL        string
 	logTo          io.Writer
+	secret         string
+	smtpURL        string
+	tuning         *mail.Tuning
+}
+
+func collect(opts []AppOption) appConfig {
+	c := appConfig{secret: TestSecret}
+	for _, o := range opts {
+		o(&c)
+	}
+	return c
 }
 
 // WithBaseURL sets BASE_URL (https means production mode: Secure and
@@ -88,78 +100,129 @@ func WithLimits(l models.Limits) AppOption { return func(c *appConfig) { c.limit
 // WithHasher replaces the fast test hasher.
 func WithHasher(h *models.Hasher) AppOption { return func(c *appConfig) { c.hasher = h } }
 
-// StartApp runs Latchkey on a fresh database of the given dialect.
+// WithSecret replaces TestSecret as SESSION_SECRET (at least 32 bytes).
+func WithSecret(secret string) AppOption { return func(c *appConfig) { c.secret = secret } }
+
+// WithSMTP sends mail to this SMTP_URL (BuildApp; StartApp starts its own
+// server).
+func WithSMTP(url string) AppOption { return func(c *appConfig) { c.smtpURL = url } }
+
+// WithWorkerTuning replaces the outbox worker's test timing.
+func WithWorkerTuning(t mail.Tuning) AppOption { return func(c *appConfig) { c.tuning = &t } }
+
+// config is the test server's configuration: the production defaults
+// (app.LoadConfig on an environment of the test's choosing) with the
+// typed settings the options give.
+func (c *appConfig) config(t testing.TB, addr, baseURL string) *app.Config {
+	t.Helper()
+	env := map[string]string{"SESSION_SECRET": c.secret, "ADDR": addr, "BASE_URL": baseURL, "SMTP_URL": c.smtpURL}
+	cfg, err := app.LoadConfig(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatalf("test configuration: %v", err)
+	}
+	// The test hasher's bounds: room for parallel tests, time for -race.
+	cfg.HashConcurrency, cfg.HashWait = 4, 5*time.Second
+	if c.limits != nil {
+		cfg.Limits = *c.limits
+	}
+	cfg.TrustedProxies = c.trustedProxies
+	return cfg
+}
+
+// storeOptions are the app.Options every test store is built with.
+func (c *appConfig) storeOptions(clock *Clock) []app.Option {
+	opts := []app.Option{app.WithClock(clock.Now), app.WithHashParams(TestHashParams())}
+	if c.hasher != nil {
+		opts = append(opts, app.WithHasher(c.hasher))
+	}
+	return opts
+}
+
+// build builds Latchkey on c.db through app.New, configured for addr and
+// c.baseURL. The log goes to keep (if not nil) and, with -v, to the test
+// log; or only to the WithLogTo writer.
+func (c *appConfig) build(t testing.TB, clock *Clock, addr string, keep io.Writer) *app.App {
+	t.Helper()
+	logs := io.Writer(testWriter{t})
+	if keep != nil {
+		logs = io.MultiWriter(keep, logs)
+	}
+	var handler slog.Handler = slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})
+	if c.logTo != nil {
+		handler = slog.NewTextHandler(c.logTo, nil)
+	}
+	tuning := mail.Tuning{Poll: 200 * time.Millisecond, BackoffBase: 50 * time.Millisecond, BackoffMax: 500 * time.Millisecond}
+	if c.tuning != nil {
+		tuning = *c.tuning
+	}
+	opts := append(c.storeOptions(clock), app.WithDB(c.db), app.WithLogger(slog.New(handlers.RequestIDHandler{Handler: handler})),
+		app.WithAssets(os.DirFS(RepoPath(t, "assets"))), app.WithVersion("test"), app.WithWorkerTuning(tuning),
+		// Only the dev mailbox makes a dev server: the others serve http
+		// without /dev routes, as production would.
+		app.WithDevMode(c.devMailbox && !strings.HasPrefix(c.baseURL, "https:")))
+	a, err := app.New(context.Background(), c.config(t, addr, c.baseURL), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Close() })
+	return a
+}
+
+// BuildApp builds Latchkey on db through app.New, as StartApp does, but
+// serves nothing and starts no worker: for tests of the outbox worker and
+// of what the command line builds. Mail goes to WithSMTP's server or the
+// WithDevMailbox mailbox.
+func BuildApp(t testing.TB, db *bun.DB, clock *Clock, opts ...AppOption) *app.App {
+	t.Helper()
+	c := collect(opts)
+	c.db = db
+	if c.smtpURL == "" && !c.devMailbox {
+		t.Fatal("BuildApp: WithSMTP or WithDevMailbox")
+	}
+	if c.baseURL == "" {
+		c.baseURL = "http://127.0.0.1"
+	}
+	return c.build(t, clock, "127.0.0.1:0", nil)
+}
+
+// StartApp runs Latchkey on a fresh database of the given dialect: built
+// by app.New, its handler served by an httptest.Server and its
+// background work (outbox worker, LISTEN, cleanup) running.
 func StartApp(t testing.TB, dialect string, opts ...AppOption) *App {
 	t.Helper()
-	var cfg appConfig
-	for _, o := range opts {
-		o(&cfg)
-	}
-	db := cfg.db
-	if db == nil {
-		db = NewDB(t, dialect)
+	c := collect(opts)
+	if c.db == nil {
+		c.db = NewDB(t, dialect)
 	}
 	clock := NewClock()
-	store := NewStore(t, db, clock)
-	if cfg.limits != nil {
-		store.Limits = *cfg.limits
-	}
-	if cfg.hasher != nil {
-		store.Hasher = cfg.hasher
-	}
 	smtpSrv := StartSMTP(t)
-	logs := &SafeBuffer{}
-	var logTo slog.Handler = slog.NewTextHandler(io.MultiWriter(logs, testWriter{t}), &slog.HandlerOptions{Level: slog.LevelDebug})
-	if cfg.logTo != nil {
-		logTo = slog.NewTextHandler(cfg.logTo, nil)
+	if !c.devMailbox {
+		c.smtpURL = smtpSrv.URL()
 	}
-	log := slog.New(handlers.RequestIDHandler{Handler: logTo})
-	var sender mail.Sender
-	var mailbox *mail.Mailbox
-	if cfg.devMailbox {
-		mailbox = mail.NewMailbox(50, log)
-		sender = mailbox
-	} else {
-		smtpSender, err := mail.NewSMTP(smtpSrv.URL(), "Latchkey <no-reply@localhost>")
-		if err != nil {
-			t.Fatal(err)
-		}
-		sender = smtpSender
-	}
-	worker := &mail.Worker{Store: store, Sender: sender, Log: log, Poll: 200 * time.Millisecond,
-		BackoffBase: 50 * time.Millisecond, BackoffMax: 500 * time.Millisecond}
-	store.OnEnqueue = worker.Notify
-
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	base, _ := url.Parse("http://" + ln.Addr().String())
-	if cfg.baseURL != "" {
-		base, _ = url.Parse(cfg.baseURL)
+	t.Cleanup(func() { _ = ln.Close() }) // if build fails; closed twice is harmless
+	if c.baseURL == "" {
+		c.baseURL = "http://" + ln.Addr().String()
 	}
-	h, err := handlers.New(handlers.Deps{
-		Store: store, Log: log, BaseURL: base, Secret: []byte(TestSecret),
-		Assets: os.DirFS(RepoPath(t, "assets")), TrustedProxies: cfg.trustedProxies, Version: "test",
-		DevMode: cfg.devMailbox && base.Scheme != "https", Mailbox: mailbox,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewUnstartedServer(h.Echo())
+	logs := &SafeBuffer{}
+	a := c.build(t, clock, ln.Addr().String(), logs)
+	srv := httptest.NewUnstartedServer(a.Handler())
 	_ = srv.Listener.Close()
 	srv.Listener = ln
-	srv.Config = h.Server(ln.Addr().String())
+	srv.Config = a.Server()
 	srv.Start()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { worker.Run(ctx); close(done) }()
+	go func() { a.RunWorkers(ctx); close(done) }()
 	t.Cleanup(func() {
 		srv.Close()
 		cancel()
 		<-done
 	})
-	return &App{URL: srv.URL, DB: db, Store: store, Clock: clock, SMTP: smtpSrv, Worker: worker, Server: srv, Logs: logs, Mailbox: mailbox}
+	return &App{URL: srv.URL, DB: c.db, Store: a.Store(), Clock: clock, SMTP: smtpSrv, Worker: a.Worker(), Server: srv, Logs: logs, Mailbox: a.Mailbox()}
 }
 
 // RepoPath returns a path inside the repository, from any package's tests.

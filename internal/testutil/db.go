@@ -21,6 +21,7 @@ import (
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/driver/pgdriver"
 
+	"github.com/latchkey-auth/latchkey/app"
 	"github.com/latchkey-auth/latchkey/models"
 )
 
@@ -164,26 +165,22 @@ func TestHashParams() argon2id.Params {
 	return p
 }
 
-// NewStore builds a Store over db with a test clock, fast hashing and the
-// default limits.
-func NewStore(t testing.TB, db *bun.DB, clock *Clock) *models.Store {
+// NewStore builds a Store over db as the app does (app.NewStore), with a
+// test clock, fast hashing (TestHashParams) and the default limits;
+// WithHasher, WithLimits and WithSecret change those.
+func NewStore(t testing.TB, db *bun.DB, clock *Clock, opts ...AppOption) *models.Store {
 	t.Helper()
-	hasher, err := models.NewHasher(TestHashParams(), 4, 5*time.Second)
+	c := collect(opts)
+	s, err := app.NewStore(db, c.config(t, "127.0.0.1:0", "http://127.0.0.1"), c.storeOptions(clock)...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sealer, err := models.NewSealer(models.DeriveKey([]byte(TestSecret), models.KeyOutbox))
-	if err != nil {
-		t.Fatal(err)
-	}
-	links, err := models.NewSealer(models.DeriveKey([]byte(TestSecret), models.KeyLinkTokens))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &models.Store{
-		DB: db, Hasher: hasher, Sealer: sealer, Links: links, Clock: clock.Now, ResetTTL: time.Hour,
-		SessionIdle: 30 * time.Minute, SessionMax: 12 * time.Hour, Limits: models.DefaultLimits(),
-	}
+	return s
+}
+
+// Env is a getenv over m, for configuration tests (nil reads as empty).
+func Env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
 }
 
 // TestSecret is the SESSION_SECRET of test servers.

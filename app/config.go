@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"crypto/rand"
@@ -49,9 +49,10 @@ func (c *Config) Production() bool { return c.BaseURL.Scheme == "https" }
 // DevMode is everything that is not production.
 func (c *Config) DevMode() bool { return !c.Production() }
 
-// loadConfig reads and validates the environment. getenv is os.Getenv in
-// production and a map in tests.
-func loadConfig(getenv func(string) string) (*Config, error) {
+// LoadConfig reads and validates the environment. getenv is os.Getenv in
+// production and a map in tests (testutil builds its servers' Config this
+// way too, so they run with the production defaults).
+func LoadConfig(getenv func(string) string) (*Config, error) {
 	str := func(name, def string) string {
 		if v := getenv(name); v != "" {
 			return v
@@ -216,6 +217,15 @@ func devBaseURL(addr string) string {
 		host = "localhost"
 	}
 	return "http://" + net.JoinHostPort(host, port)
+}
+
+// isLoopback reports whether a listen host only accepts local connections.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // devSecret returns the dev-mode secret kept in ./data/secret, creating it

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/latchkey-auth/latchkey/app"
+	"github.com/latchkey-auth/latchkey/models"
+	"github.com/latchkey-auth/latchkey/notify"
+)
+
+// The commands other than serve: migrate, user create, user set-password
+// and healthcheck.
+
+// withApp builds the app (database opened and migrated, secret checked,
+// store and mail worker ready), runs fn and closes it.
+func withApp(ctx context.Context, cfg *app.Config, log *slog.Logger, fn func(*app.App) error) error {
+	a, err := app.New(ctx, cfg, app.WithLogger(log), app.WithAssets(assetsFS()), app.WithVersion(version))
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	return fn(a)
+}
+
+// requireSharedSecret refuses a command other than serve against Postgres
+// without SESSION_SECRET: the dev secret file lives in ./data under the
+// working directory, so a command run from anywhere but the server's
+// folder would get a secret of its own. With SQLite's default the data
+// directory holds both the database and the secret, so dev needs no setup.
+func requireSharedSecret(cfg *app.Config) error {
+	if cfg.SessionSecret != nil || strings.HasPrefix(cfg.DatabaseURL, "sqlite:") {
+		return nil
+	}
+	return errors.New("SESSION_SECRET is required with a Postgres DATABASE_URL: set it to the secret the server uses")
+}
+
+// healthcheck GETs /healthz on ADDR: the container's probe, since a
+// distroless image has no shell or curl.
+func healthcheck(cfg *app.Config, stderr io.Writer) int {
+	host, port, _ := net.SplitHostPort(cfg.Addr) // validated by app.LoadConfig
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	client := &http.Client{Timeout: 3 * time.Second}
+	resp, err := client.Get("http://" + net.JoinHostPort(host, port) + "/healthz")
+	if err != nil {
+		fmt.Fprintln(stderr, "healthcheck:", err)
+		return 1
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintln(stderr, "healthcheck: status", resp.StatusCode)
+		return 1
+	}
+	return 0
+}
+
+// readPassword reads one line from stdin.
+func readPassword(stdin io.Reader) (string, error) {
+	line, err := bufio.NewReader(io.LimitReader(stdin, models.MaxPasswordBytes+2)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", err
+	}
+	line = strings.TrimRight(line, "\r\n")
+	if line == "" {
+		return "", errors.New("no password on standard input (one line expected)")
+	}
+	return line, nil
+}
+
+// cliCredentials normalises the address argument and reads the password
+// from stdin, applying the same policy as the web forms.
+func cliCredentials(rawEmail string, stdin io.Reader) (email, password string, err error) {
+	email, err = models.NormalizeEmail(rawEmail)
+	if err != nil {
+		// A *FieldError already reads "email: …".
+		return "", "", err
+	}
+	raw, err := readPassword(stdin)
+	if err != nil {
+		return "", "", err
+	}
+	password, ferr := models.CheckPasswordPolicy(raw, email)
+	if ferr != nil {
+		return "", "", fmt.Errorf("password: %s", ferr.Message)
+	}
+	return email, password, nil
+}
+
+// userCreate creates an account with the password read from stdin.
+func userCreate(ctx context.Context, a *app.App, rawEmail string, stdin io.Reader, stdout io.Writer) error {
+	email, password, err := cliCredentials(rawEmail, stdin)
+	if err != nil {
+		return err
+	}
+	if _, err := a.Store().Register(ctx, email, password, models.Client{}); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "created", email)
+	return nil
+}
+
+// userSetPassword is the web flow's SetPassword from the command line:
+// same policy, every session revoked, the notification email queued. With
+// SMTP_URL the command sends that email itself (only that one: other mail
+// in the shared outbox is the server's); without it, it stays queued for
+// the running server, whose dev mailbox shows it.
+func userSetPassword(ctx context.Context, a *app.App, rawEmail string, stdin io.Reader, stdout io.Writer) error {
+	email, password, err := cliCredentials(rawEmail, stdin)
+	if err != nil {
+		return err
+	}
+	acc, err := a.Store().AccountByEmail(ctx, email)
+	if errors.Is(err, models.ErrNotFound) {
+		return fmt.Errorf("no account for %s", email)
+	}
+	if err != nil {
+		return err
+	}
+	cfg := a.Config()
+	tracked, queued := models.TrackQueued(ctx)
+	if err := a.Store().SetPassword(tracked, models.SetPasswordInput{
+		Account: acc, Password: password, Change: models.ChangedByOperator, Compose: notify.Changed(ctx, cfg.BaseURL),
+	}); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "password set for %s; every session signed out\n", email)
+	if cfg.SMTPURL == "" {
+		fmt.Fprintln(stdout, "notification email queued: the running server sends it (no SMTP_URL: it shows in the server's /dev/mailbox)")
+		return nil
+	}
+	ids := queued()
+	sent, err := a.Worker().SendQueued(ctx, ids)
+	if err != nil {
+		return fmt.Errorf("password set, but the notification email could not be sent (it stays queued for the server): %w", err)
+	}
+	if sent == len(ids) {
+		fmt.Fprintln(stdout, "notification email sent to", email)
+	} else {
+		fmt.Fprintln(stdout, "notification email queued: the server's outbox worker sends it")
+	}
+	return nil
+}
