@@ -12,9 +12,7 @@ import (
 	"github.com/latchkey-auth/latchkey/models"
 )
 
-func env(m map[string]string) func(string) string {
-	return func(k string) string { return m[k] }
-}
+var env = testutil.Env
 
 // The command line reports a bad configuration, refuses an unknown
 // command and prints its version (the configuration itself is tested in

@@ -1,17 +1,18 @@
-package app
+package app_test
 
 import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/latchkey-auth/latchkey/app"
+	"github.com/latchkey-auth/latchkey/internal/testutil"
 )
 
-func env(m map[string]string) func(string) string {
-	return func(k string) string { return m[k] }
-}
+var env = testutil.Env
 
 func TestConfig(t *testing.T) {
-	cfg, err := LoadConfig(env(nil))
+	cfg, err := app.LoadConfig(env(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,14 +36,14 @@ func TestConfig(t *testing.T) {
 		{"LIMIT_SIGNIN_FAILURES_PER_DEVICE": "0"},
 	}
 	for _, e := range bad {
-		if _, err := LoadConfig(env(e)); err == nil {
+		if _, err := app.LoadConfig(env(e)); err == nil {
 			t.Errorf("%v accepted", e)
 		}
 	}
-	if c, err := LoadConfig(env(map[string]string{"LIMIT_SIGNIN_FAILURES_PER_DEVICE": "4"})); err != nil || c.Limits.SignInFreeFailuresDevice != 4 {
+	if c, err := app.LoadConfig(env(map[string]string{"LIMIT_SIGNIN_FAILURES_PER_DEVICE": "4"})); err != nil || c.Limits.SignInFreeFailuresDevice != 4 {
 		t.Errorf("LIMIT_SIGNIN_FAILURES_PER_DEVICE not read: %v", err)
 	}
-	prod, err := LoadConfig(env(map[string]string{"BASE_URL": "https://accounts.example.com", "SESSION_SECRET": strings.Repeat("s", 32),
+	prod, err := app.LoadConfig(env(map[string]string{"BASE_URL": "https://accounts.example.com", "SESSION_SECRET": strings.Repeat("s", 32),
 		"SMTP_URL": "smtp://mail.example.com:587", "TRUSTED_PROXIES": "10.0.0.0/8, 192.168.0.0/16"}))
 	if err != nil || !prod.Production() || len(prod.TrustedProxies) != 2 {
 		t.Errorf("production config: %v", err)
@@ -72,7 +73,7 @@ func TestContainerRefusesDevModeUnlessAskedFor(t *testing.T) {
 			for k, v := range c.env {
 				e[k] = v
 			}
-			cfg, err := LoadConfig(env(e))
+			cfg, err := app.LoadConfig(env(e))
 			if (err == nil) != c.ok {
 				t.Errorf("%s: error %v, want ok=%v", c.name, err, c.ok)
 			}
@@ -85,7 +86,7 @@ func TestContainerRefusesDevModeUnlessAskedFor(t *testing.T) {
 		})
 	}
 	// Outside the container dev mode needs no opt-in.
-	if _, err := LoadConfig(env(map[string]string{"ADDR": ":8080"})); err != nil {
+	if _, err := app.LoadConfig(env(map[string]string{"ADDR": ":8080"})); err != nil {
 		t.Errorf("outside a container: %v", err)
 	}
 }
@@ -113,7 +114,7 @@ func TestDevBaseURLFollowsADDR(t *testing.T) {
 			name = "ADDR empty"
 		}
 		t.Run(name, func(t *testing.T) {
-			cfg, err := LoadConfig(env(map[string]string{"ADDR": addr}))
+			cfg, err := app.LoadConfig(env(map[string]string{"ADDR": addr}))
 			if err != nil {
 				t.Errorf("ADDR=%q: %v", addr, err)
 				return
@@ -124,7 +125,7 @@ func TestDevBaseURLFollowsADDR(t *testing.T) {
 		})
 	}
 	// An explicit BASE_URL wins.
-	cfg, err := LoadConfig(env(map[string]string{"ADDR": ":9000", "BASE_URL": "http://accounts.test"}))
+	cfg, err := app.LoadConfig(env(map[string]string{"ADDR": ":9000", "BASE_URL": "http://accounts.test"}))
 	if err != nil || cfg.BaseURL.String() != "http://accounts.test" {
 		t.Errorf("explicit BASE_URL: %v %v", cfg, err)
 	}

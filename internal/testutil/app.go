@@ -116,7 +116,7 @@ func WithWorkerTuning(t mail.Tuning) AppOption { return func(c *appConfig) { c.t
 func (c *appConfig) config(t testing.TB, addr, baseURL string) *app.Config {
 	t.Helper()
 	env := map[string]string{"SESSION_SECRET": c.secret, "ADDR": addr, "BASE_URL": baseURL, "SMTP_URL": c.smtpURL}
-	cfg, err := app.LoadConfig(func(k string) string { return env[k] })
+	cfg, err := app.LoadConfig(Env(env))
 	if err != nil {
 		t.Fatalf("test configuration: %v", err)
 	}
