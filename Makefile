@@ -20,4 +20,4 @@ ci:
 	bash .ci/run
 
 bench:
-	go run ./bench
+	go -C bench run .

@@ -34,7 +34,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/latchkey-auth/latchkey/internal/bare"
+	"github.com/latchkey-auth/latchkey/bench/internal/bare"
 )
 
 // options are the command-line flags.
@@ -146,7 +146,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (int, error) 
 		p = plan{freshRuns: 1, coldRuns: 2, enumRequests: 40, emailSamples: 5, hashSamples: 2,
 			duration: 300 * time.Millisecond, signIn: time.Second, warmup: 300 * time.Millisecond, rounds: 1, rssRounds: 1, settle: 200 * time.Millisecond, rssWorkers: 20}
 	}
-	root, err := moduleRoot()
+	root, benchDir, err := moduleRoot()
 	if err != nil {
 		return 0, err
 	}
@@ -156,7 +156,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (int, error) 
 	}
 	defer os.RemoveAll(tmp)
 
-	b := &bench{opts: o, plan: p, root: root, tmp: tmp, log: stderr, hashConcurrency: defaultHashConcurrency}
+	b := &bench{opts: o, plan: p, root: root, benchDir: benchDir, tmp: tmp, log: stderr, hashConcurrency: defaultHashConcurrency}
 	for _, kv := range o.serverEnv {
 		if v, ok := strings.CutPrefix(kv, "HASH_CONCURRENCY="); ok {
 			if _, err := fmt.Sscan(v, &b.hashConcurrency); err != nil || b.hashConcurrency < 1 {
@@ -230,11 +230,14 @@ func (p plan) describe(smoke bool) string {
 type bench struct {
 	opts    options
 	plan    plan
-	root    string
+	root    string // the repository: the product module
+	// benchDir is this module (bench/): the bare floor and the bench's
+	// server are built from it.
+	benchDir string
 	tmp     string
 	log     io.Writer
 	bin     string // release build, measured for size, start-up and idle RSS
-	server  string // binary for the load phases: -tags benchbare (and pprof)
+	server  string // binary for the load phases: bench/server (or the release build)
 	bare    string // bare Echo binary, the floor for size, start-up and RSS
 	bareURL string // bare Echo handler in this (the bench's) process, for context
 	sink    *sink
@@ -260,24 +263,16 @@ func (b *bench) build(ctx context.Context) error {
 		if err := goBuild(ctx, b.root, b.bin, ".", "-ldflags=-s -w"); err != nil {
 			return err
 		}
-		if err := goBuild(ctx, b.root, b.bare, "./bench/bare", "-ldflags=-s -w"); err != nil {
+		if err := goBuild(ctx, b.benchDir, b.bare, "./bare", "-ldflags=-s -w"); err != nil {
 			return err
 		}
 	}
-	// The load phases run a build with the page-throughput floor inside
-	// (-tags benchbare: a bare Echo handler on a second listener of the
-	// same process; the soak needs none) and, when profiling,
-	// runtime/pprof (-tags pprof). Latchkey's own code is the release
-	// build's.
-	var tags []string
-	if !b.opts.soak {
-		tags = append(tags, "benchbare")
-	}
+	// The load phases run bench/server: the product's serve path
+	// (app.Serve) with the page-throughput floor on a second listener of
+	// the same process and, when profiling, runtime/pprof. The soak needs
+	// neither and runs the release build unless it is profiled.
 	profiling := b.opts.cpuProfile != "" || b.opts.memProfile != ""
-	if profiling {
-		tags = append(tags, "pprof")
-	}
-	if len(tags) == 0 {
+	if b.opts.soak && !profiling {
 		b.server = b.bin
 		return nil
 	}
@@ -286,8 +281,8 @@ func (b *bench) build(ctx context.Context) error {
 		flags = "-ldflags=" // symbols kept for pprof
 	}
 	b.server = filepath.Join(b.tmp, "latchkey-bench")
-	b.progress("building the load-phase server (-tags %s %s)", strings.Join(tags, ","), flags)
-	return goBuild(ctx, b.root, b.server, ".", "-tags="+strings.Join(tags, ","), flags)
+	b.progress("building the load-phase server (bench/server %s)", flags)
+	return goBuild(ctx, b.benchDir, b.server, "./server", flags)
 }
 
 // startBareInProcess serves the bare Echo handler from this process, for
@@ -315,6 +310,8 @@ func (b *bench) serverEnv(databaseURL string) []string {
 		"TRUSTED_PROXIES=127.0.0.1/32",
 		fmt.Sprintf("HASH_CONCURRENCY=%d", defaultHashConcurrency),
 		"LOG_FORMAT=text",
+		// bench/server reads the assets the release binary embeds from here.
+		"LATCHKEY_BENCH_ASSETS=" + filepath.Join(b.root, "assets"),
 	}
 	// Later entries win (os/exec keeps the last value of a duplicate key).
 	return append(env, b.opts.serverEnv...)

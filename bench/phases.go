@@ -654,7 +654,9 @@ func (b *bench) peakOf(ctx context.Context, srv *proc, what string, status int, 
 	hc *http.Client, against func(server string) func(int64) shot) (int64, loadResult, error) {
 	var env []string
 	for _, kv := range srv.env {
-		if !strings.HasPrefix(kv, "LATCHKEY_") { // profiles and the bare listener belong to srv
+		// Profiles and the bare listener belong to srv; the assets folder
+		// does not.
+		if !strings.HasPrefix(kv, "LATCHKEY_") || strings.HasPrefix(kv, "LATCHKEY_BENCH_ASSETS=") {
 			env = append(env, kv)
 		}
 	}

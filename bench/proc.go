@@ -17,17 +17,19 @@ import (
 	"time"
 )
 
-// moduleRoot finds the directory of latchkey's go.mod.
-func moduleRoot() (string, error) {
+// moduleRoot finds the repository (the product module's folder) and the
+// bench module inside it.
+func moduleRoot() (root, benchDir string, err error) {
 	out, err := exec.Command("go", "env", "GOMOD").Output()
 	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
+		return "", "", fmt.Errorf("go env GOMOD: %w", err)
 	}
 	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return "", errors.New("run the bench from inside the latchkey module")
+	if gomod == "" || gomod == os.DevNull || filepath.Base(filepath.Dir(gomod)) != "bench" {
+		return "", "", errors.New("run the bench from its module: go -C bench run . (or make bench)")
 	}
-	return filepath.Dir(gomod), nil
+	benchDir = filepath.Dir(gomod)
+	return filepath.Dir(benchDir), benchDir, nil
 }
 
 // goBuild builds a package of the module into out the way the Dockerfile

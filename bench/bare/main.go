@@ -12,7 +12,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/latchkey-auth/latchkey/internal/bare"
+	"github.com/latchkey-auth/latchkey/bench/internal/bare"
 )
 
 func main() {

@@ -1,5 +1,3 @@
-//go:build pprof
-
 package profiling
 
 import (

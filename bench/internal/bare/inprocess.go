@@ -1,5 +1,3 @@
-//go:build benchbare
-
 package bare
 
 import (
@@ -9,10 +7,10 @@ import (
 )
 
 // StartInProcess serves the bare handler from this process on
-// $LATCHKEY_BENCH_BARE_ADDR, if set: go run ./bench builds Latchkey with
-// -tags benchbare for its load phases, so that page throughput is
-// compared with a bare Echo handler in the same process, on the same
-// runtime, behind the same process boundary.
+// $LATCHKEY_BENCH_BARE_ADDR, if set: the bench's server (bench/server)
+// calls it, so that page throughput is compared with a bare Echo handler
+// in the same process, on the same runtime, behind the same process
+// boundary.
 func StartInProcess(getenv func(string) string, stderr io.Writer) (stop func()) {
 	addr := getenv("LATCHKEY_BENCH_BARE_ADDR")
 	if addr == "" {

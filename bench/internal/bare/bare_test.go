@@ -6,12 +6,11 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/latchkey-auth/latchkey/internal/bare"
-	"github.com/latchkey-auth/latchkey/internal/testutil"
+	"github.com/latchkey-auth/latchkey/bench/internal/bare"
 )
 
 func TestServeAnswersWithAFixedString(t *testing.T) {
-	addr := testutil.FreeAddr(t)
+	addr := freeAddr(t)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -45,4 +44,18 @@ func get(t *testing.T, url string) (int, string) {
 		t.Fatal(err)
 	}
 	return resp.StatusCode, string(body)
+}
+
+// freeAddr returns a loopback address nobody listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return addr
 }

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"io"
@@ -7,7 +7,6 @@ import (
 	"runtime/debug"
 	"testing"
 
-	"github.com/latchkey-auth/latchkey/app"
 	"github.com/latchkey-auth/latchkey/models"
 )
 
@@ -20,7 +19,7 @@ func TestMemoryLimitFollowsHashConcurrency(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 
 	t.Setenv("GOMEMLIMIT", "")
-	setMemoryLimit(&app.Config{HashConcurrency: 3}, log)
+	SetMemoryLimit(&Config{HashConcurrency: 3}, log)
 	want := int64(22<<20) + 3*int64(models.HashParams.Memory)*1024
 	if got := debug.SetMemoryLimit(-1); got != want {
 		t.Errorf("limit with 3 slots: %d, want %d (22 MiB + 3 × %d KiB)", got, want, models.HashParams.Memory)
@@ -28,7 +27,7 @@ func TestMemoryLimitFollowsHashConcurrency(t *testing.T) {
 
 	debug.SetMemoryLimit(math.MaxInt64)
 	t.Setenv("GOMEMLIMIT", "100MiB")
-	setMemoryLimit(&app.Config{HashConcurrency: 3}, log)
+	SetMemoryLimit(&Config{HashConcurrency: 3}, log)
 	if got := debug.SetMemoryLimit(-1); got != math.MaxInt64 {
 		t.Errorf("GOMEMLIMIT set: the server changed the limit to %d", got)
 	}

@@ -2,8 +2,8 @@
 // Echo server answering GET / and GET /healthz with a fixed string, no
 // middleware. The bench serves it three ways: as its own binary
 // (bench/bare, the floor for size, start-up and idle RSS), inside the
-// bench process, and inside the Latchkey process under test (see on.go),
-// the floor for page throughput.
+// bench process, and inside the bench's Latchkey server
+// (bench/server, see inprocess.go), the floor for page throughput.
 package bare
 
 import (

@@ -1,5 +1,3 @@
-//go:build benchbare
-
 package bare_test
 
 import (
@@ -7,12 +5,11 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/latchkey-auth/latchkey/internal/bare"
-	"github.com/latchkey-auth/latchkey/internal/testutil"
+	"github.com/latchkey-auth/latchkey/bench/internal/bare"
 )
 
 func TestBenchBuildsServeTheFloorInProcess(t *testing.T) {
-	addr := testutil.FreeAddr(t)
+	addr := freeAddr(t)
 	stop := bare.StartInProcess(benchEnv(addr), io.Discard)
 	defer stop()
 	if status, body := get(t, "http://"+addr+"/"); status != http.StatusOK || body != "Hello, World!" {
