@@ -228,20 +228,20 @@ func (p plan) describe(smoke bool) string {
 
 // bench is one run's shared state.
 type bench struct {
-	opts    options
-	plan    plan
-	root    string // the repository: the product module
+	opts options
+	plan plan
+	root string // the repository: the product module
 	// benchDir is this module (bench/): the bare floor and the bench's
 	// server are built from it.
 	benchDir string
-	tmp     string
-	log     io.Writer
-	bin     string // release build, measured for size, start-up and idle RSS
-	server  string // binary for the load phases: bench/server (or the release build)
-	bare    string // bare Echo binary, the floor for size, start-up and RSS
-	bareURL string // bare Echo handler in this (the bench's) process, for context
-	sink    *sink
-	ips     clientIPs
+	tmp      string
+	log      io.Writer
+	bin      string // release build, measured for size, start-up and idle RSS
+	server   string // binary for the load phases: bench/server (or the release build)
+	bare     string // bare Echo binary, the floor for size, start-up and RSS
+	bareURL  string // bare Echo handler in this (the bench's) process, for context
+	sink     *sink
+	ips      clientIPs
 	// hashConcurrency is the server's HASH_CONCURRENCY.
 	hashConcurrency int
 }
