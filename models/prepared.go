@@ -16,8 +16,8 @@ import (
 // the models with a placeholder where the value goes, database/sql
 // prepares it on each pooled connection the first time it is used there,
 // and every lookup only binds the value: BenchmarkSessionLoad/sqlite
-// 84 → 31 µs (the bench row that keeps it: "sign-in page GET
-// throughput"'s signed-in twin, go test ./models -bench SessionLoad).
+// 84 → 31 µs (the benchmark that justifies it: go test ./models -bench
+// SessionLoad).
 //
 // Postgres keeps bun's one-round-trip simple queries. Prepared statements
 // measured faster there too (396 → 219 µs, mostly planning saved), but a
