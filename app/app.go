@@ -168,6 +168,7 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (_ *App, err error) {
 		Store: a.store, Log: a.log, BaseURL: c.BaseURL, Secret: c.SessionSecret,
 		DevMode: devMode, Mailbox: a.mailbox, Assets: a.assets(o.assets),
 		TrustedProxies: c.TrustedProxies, Version: o.version, Metrics: a.metrics,
+		CookieDomain: c.CookieDomain,
 	})
 	if err != nil {
 		return nil, err

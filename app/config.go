@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/net/publicsuffix"
+
 	"github.com/latchkey-auth/latchkey/models"
 )
 
@@ -41,6 +43,12 @@ type Config struct {
 	SendTimeout time.Duration
 	// DevAssetsDir, in dev mode, serves assets from this folder on disk.
 	DevAssetsDir string
+
+	// CookieDomain is COOKIE_DOMAIN: a parent domain of BASE_URL's host
+	// (lower case, no leading dot) that the session cookie covers, so apps
+	// on its subdomains receive it (SPEC §7); "" keeps the cookie
+	// host-only.
+	CookieDomain string
 }
 
 // Production reports whether BASE_URL is https.
@@ -196,10 +204,67 @@ func LoadConfig(getenv func(string) string) (*Config, error) {
 		errs = append(errs, errors.New("BASE_URL: required in the container, as https://your.host (with SESSION_SECRET and SMTP_URL); "+
 			"to try dev mode instead, set LATCHKEY_DEV=1 (its /dev pages answer only clients inside the container)"))
 	}
+	// COOKIE_DOMAIN (forward auth, SPEC §7).
+	if d := getenv("COOKIE_DOMAIN"); d != "" {
+		if err := checkCookieDomain(d, cfg.BaseURL, cfg.DevMode()); err != nil {
+			errs = append(errs, err)
+		} else {
+			cfg.CookieDomain = d
+		}
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 	return cfg, nil
+}
+
+// checkCookieDomain accepts a COOKIE_DOMAIN a browser will honour and that
+// covers BASE_URL's host. It is written exactly as the Domain attribute
+// will be sent: lower-case ASCII letters, digits and hyphens in dot-separated
+// labels, with no leading or trailing dot, no port and no IP address (a
+// typo should stop the start, not be silently rewritten). In production it
+// needs at least two labels and must not be a public suffix (co.uk,
+// github.io): browsers drop a cookie whose Domain is one, which would leave
+// every sign-in silently without a session. Dev mode also accepts a single
+// label such as localhost or a name from /etc/hosts.
+func checkCookieDomain(d string, base *url.URL, dev bool) error {
+	const want = "a parent domain like example.com (lower case, no scheme, leading dot or port)"
+	if len(d) > 253 || net.ParseIP(d) != nil {
+		return fmt.Errorf("COOKIE_DOMAIN: %q is not %s", d, want)
+	}
+	labels := strings.Split(d, ".")
+	for _, l := range labels {
+		if !dnsLabel(l) {
+			return fmt.Errorf("COOKIE_DOMAIN: %q is not %s", d, want)
+		}
+	}
+	if len(labels) == 1 && !dev {
+		return fmt.Errorf("COOKIE_DOMAIN: %q is a single label; in production it must be a registrable domain like example.com", d)
+	}
+	if len(labels) > 1 {
+		if suffix, _ := publicsuffix.PublicSuffix(d); suffix == d {
+			return fmt.Errorf("COOKIE_DOMAIN: %q is a public suffix, on which browsers refuse cookies; use your own domain under it", d)
+		}
+	}
+	host := strings.ToLower(base.Hostname())
+	if host != d && !strings.HasSuffix(host, "."+d) {
+		return fmt.Errorf("COOKIE_DOMAIN: BASE_URL's host %q is not %q or inside it, so the session cookie could not be set", host, d)
+	}
+	return nil
+}
+
+// dnsLabel reports whether l is a lower-case host name label: 1–63
+// letters, digits and hyphens, not starting or ending with a hyphen.
+func dnsLabel(l string) bool {
+	if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(l); i++ {
+		if c := l[i]; (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
+			return false
+		}
+	}
+	return true
 }
 
 // devBaseURL is BASE_URL's default: this server as a browser on the same

@@ -10,12 +10,14 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/sessions"
 	"github.com/labstack/echo/v4"
 
+	"github.com/latchkey-auth/latchkey/handlers/returnto"
 	"github.com/latchkey-auth/latchkey/internal/metrics"
 	"github.com/latchkey-auth/latchkey/mail"
 	"github.com/latchkey-auth/latchkey/models"
@@ -43,6 +45,10 @@ type Deps struct {
 	Version string
 	// Metrics, if set, records request counts and latency.
 	Metrics *metrics.Metrics
+	// CookieDomain is COOKIE_DOMAIN (already validated), or "": the
+	// session cookie's Domain, the return targets' parent domain and the
+	// origins a same-site sign-out may come from.
+	CookieDomain string
 }
 
 // Handler holds the dependencies of every route.
@@ -63,6 +69,10 @@ type Handler struct {
 	devices  *models.DeviceCookies
 	metrics  *metrics.Metrics
 	cache    pageCache
+	// returnTo is the one return-target rule (SPEC §7) for every rd.
+	returnTo returnto.Rule
+	// cookieDomain is COOKIE_DOMAIN, or "".
+	cookieDomain string
 	// idPrefix and idCounter make request ids.
 	idPrefix  string
 	idCounter atomic.Uint64
@@ -88,7 +98,11 @@ func New(d Deps) (*Handler, error) {
 	if h.maxBody <= 0 {
 		h.maxBody = 64 << 10
 	}
-	h.sessions = newDBStore(d.Store, secure)
+	h.cookieDomain = d.CookieDomain
+	// "Dev mode" in the SPEC's sense: BASE_URL is not https. (DevMode
+	// governs the /dev routes, which tests switch off on http servers.)
+	h.returnTo = returnto.Rule{Host: strings.ToLower(d.BaseURL.Hostname()), CookieDomain: d.CookieDomain, AllowHTTP: !secure}
+	h.sessions = newDBStore(d.Store, secure, d.CookieDomain)
 	h.visitor = newVisitorStore(d.Secret, secure, d.Store.ResetTTL())
 	h.cop = http.NewCrossOriginProtection()
 	if err := h.cop.AddTrustedOrigin(d.BaseURL.Scheme + "://" + d.BaseURL.Host); err != nil {
@@ -133,7 +147,7 @@ func (h *Handler) Echo() *echo.Echo {
 	e.POST("/account/register", h.register)
 	e.GET("/account/login", h.loginPage)
 	e.POST("/account/login", h.login)
-	e.POST("/account/logout", h.logout)
+	e.POST(logoutRoute, h.logout)
 	e.GET("/account/forgot-password", h.forgotPage)
 	e.POST("/account/forgot-password", h.forgotPassword)
 	e.GET("/account/reset-password", h.resetPage)

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"cmp"
 	"errors"
 	"net/http"
 	"strings"
@@ -18,18 +19,23 @@ const signInFailed = "Email or password is incorrect."
 
 var loginView = formView[views.LoginForm]{title: "Sign in", fragment: views.LoginFormFragment, page: views.LoginPage}
 
+// loginPage shows the sign-in form, carrying an accepted rd (and a safe
+// next) through. A visitor already signed in goes straight to the rd, or
+// to the account page.
 func (h *Handler) loginPage(c echo.Context) error {
+	rd := h.returnTarget(queryOne(c, "rd"))
 	if currentSession(c) != nil {
-		return redirect(c, "/account")
+		return redirect(c, cmp.Or(rd, "/account"))
 	}
 	return h.renderShared(c, "login", func() templ.Component {
-		f := views.LoginForm{Next: safeNext(c.QueryParam("next"))}
+		f := views.LoginForm{Next: safeNext(c.QueryParam("next")), Rd: rd}
 		return loginView.fullPage(h, c, f)
 	})
 }
 
 type loginInput struct {
-	email, password, next string
+	// next is a safe local path and rd an accepted return target, or "".
+	email, password, next, rd string
 }
 
 // validate checks the form's shape; whether the pair is right is for
@@ -56,13 +62,13 @@ func (h *Handler) login(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	vals, err := f.fields("email", "password", "next")
+	vals, err := f.fields("email", "password", "next", "rd")
 	if err != nil {
 		return err
 	}
-	in := loginInput{email: vals["email"], password: vals["password"], next: safeNext(vals["next"])}
+	in := loginInput{email: vals["email"], password: vals["password"], next: safeNext(vals["next"]), rd: h.returnTarget(vals["rd"])}
 	fail := func(errs views.Errors) error {
-		vm := views.LoginForm{Email: in.email, Next: in.next, Errors: errs, Focus: firstError(errs, "email", "password")}
+		vm := views.LoginForm{Email: in.email, Next: in.next, Rd: in.rd, Errors: errs, Focus: firstError(errs, "email", "password")}
 		if vm.Focus == "" {
 			vm.Focus = "password"
 		}
@@ -102,11 +108,8 @@ func (h *Handler) login(c echo.Context) error {
 		return err
 	}
 	h.setDeviceCookie(c, acc.Email)
-	to := in.next
-	if to == "" {
-		to = "/account"
-	}
-	return redirect(c, to)
+	// rd wins over next: both are checked, rd is the forward-auth return.
+	return redirect(c, cmp.Or(in.rd, in.next, "/account"))
 }
 
 // safeNext accepts only local absolute paths: no scheme, no host, no
@@ -122,6 +125,26 @@ func safeNext(next string) string {
 		return ""
 	}
 	return next
+}
+
+// returnTarget returns raw when it is an accepted return target (SPEC §7,
+// returnto.Rule), else "": an unaccepted rd is ignored as if absent,
+// never shown and never redirected to.
+func (h *Handler) returnTarget(raw string) string {
+	rd, ok := h.returnTo.Check(raw)
+	if !ok {
+		return ""
+	}
+	return rd
+}
+
+// queryOne returns a query parameter given exactly once, else "": a
+// parameter given twice has no one meaning.
+func queryOne(c echo.Context, name string) string {
+	if v := c.QueryParams()[name]; len(v) == 1 {
+		return v[0]
+	}
+	return ""
 }
 
 // fieldMessage turns a validation error into its user-facing text.

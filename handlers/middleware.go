@@ -120,10 +120,12 @@ func (h *Handler) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 
 // crossOrigin refuses cross-site POSTs with 403, deciding on
 // Sec-Fetch-Site first and then Origin (Go's CrossOriginProtection), with
-// BASE_URL as a trusted origin. It covers every POST, htmx ones included.
+// BASE_URL as a trusted origin. It covers every POST, htmx ones included;
+// the one exception is a sign-out from a sibling subdomain inside
+// COOKIE_DOMAIN (sameSiteSignOut, SPEC §7).
 func (h *Handler) crossOrigin(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if err := h.cop.Check(c.Request()); err != nil {
+		if err := h.cop.Check(c.Request()); err != nil && !h.sameSiteSignOut(c) {
 			return echo.NewHTTPError(http.StatusForbidden, "cross-origin request refused")
 		}
 		return next(c)

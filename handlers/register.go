@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"cmp"
 	"errors"
 	"net/http"
 
@@ -17,12 +18,16 @@ const emailTaken = "You cannot use this address. If it is yours, sign in or rese
 
 var registerView = formView[views.RegisterForm]{title: "Create an account", fragment: views.RegisterFormFragment, page: views.RegisterPage}
 
+// registerPage shows the registration form, carrying an accepted rd
+// through. A visitor already signed in goes straight to the rd, or to the
+// account page.
 func (h *Handler) registerPage(c echo.Context) error {
+	rd := h.returnTarget(queryOne(c, "rd"))
 	if currentSession(c) != nil {
-		return redirect(c, "/account")
+		return redirect(c, cmp.Or(rd, "/account"))
 	}
 	return h.renderShared(c, "register", func() templ.Component {
-		return registerView.fullPage(h, c, views.RegisterForm{})
+		return registerView.fullPage(h, c, views.RegisterForm{Rd: rd})
 	})
 }
 
@@ -47,13 +52,14 @@ func (h *Handler) register(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	vals, err := f.fields("email", "password", "password_confirm")
+	vals, err := f.fields("email", "password", "password_confirm", "rd")
 	if err != nil {
 		return err
 	}
 	in := registerInput{email: vals["email"], password: vals["password"], confirm: vals["password_confirm"]}
+	rd := h.returnTarget(vals["rd"])
 	fail := func(errs views.Errors) error {
-		vm := views.RegisterForm{Email: in.email, Errors: errs, Focus: firstError(errs, "email", "password")}
+		vm := views.RegisterForm{Email: in.email, Rd: rd, Errors: errs, Focus: firstError(errs, "email", "password")}
 		if errs["password"] == "" && in.password != "" {
 			vm.Strength = strengthOf(in.password, in.email)
 		}
@@ -84,6 +90,12 @@ func (h *Handler) register(c echo.Context) error {
 		return err
 	}
 	h.setDeviceCookie(c, acc.Email)
+	if rd != "" {
+		// Back to the app that sent the visitor here. No welcome flash: it
+		// would wait in the visitor cookie and greet them on some later
+		// Latchkey page instead.
+		return redirect(c, rd)
+	}
 	if err := h.setFlash(c, "success", "Welcome! Your account is ready."); err != nil {
 		return err
 	}

@@ -14,15 +14,26 @@ import (
 	"github.com/latchkey-auth/latchkey/views"
 )
 
-// Names of the two cookies. Under https they carry the __Host- prefix,
-// which the browser only accepts with Secure, Path=/ and no Domain.
-func sessionCookieName(secure bool) string {
-	if secure {
+// sessionCookieName names the session cookie. Under https it carries the
+// __Host- prefix, which the browser only accepts with Secure, Path=/ and
+// no Domain; with COOKIE_DOMAIN the cookie needs a Domain (so every app on
+// a subdomain receives it), and so takes the __Secure- prefix instead,
+// which still insists on Secure.
+func sessionCookieName(secure bool, domain string) string {
+	switch {
+	case secure && domain != "":
+		return "__Secure-latchkey_session"
+	case secure:
 		return "__Host-latchkey_session"
 	}
 	return "latchkey_session"
 }
 
+// visitorCookieName names the visitor cookie (flash, pending reset). It
+// stays host-only under COOKIE_DOMAIN, like the device cookie: only
+// Latchkey reads them, so no app on a sibling subdomain needs to receive
+// them, and the __Host- prefix keeps those apps from planting or
+// overwriting them.
 func visitorCookieName(secure bool) string {
 	if secure {
 		return "__Host-latchkey_visitor"
@@ -45,15 +56,23 @@ const (
 type dbStore struct {
 	store  *models.Store
 	secure bool
+	// domain is COOKIE_DOMAIN ("": a host-only cookie).
+	domain string
+	// name is the cookie's name (sessionCookieName).
+	name string
 }
 
-func newDBStore(store *models.Store, secure bool) *dbStore {
-	return &dbStore{store: store, secure: secure}
+func newDBStore(store *models.Store, secure bool, domain string) *dbStore {
+	return &dbStore{store: store, secure: secure, domain: domain, name: sessionCookieName(secure, domain)}
 }
 
+// options are the cookie's attributes. Clearing the cookie at sign-out
+// uses them too: a Domain cookie is only removed by a Set-Cookie with the
+// same Domain.
 func (s *dbStore) options() *sessions.Options {
 	return &sessions.Options{
 		Path:     "/",
+		Domain:   s.domain,
 		MaxAge:   int(s.store.SessionMax().Seconds()),
 		Secure:   s.secure,
 		HttpOnly: true,
@@ -139,10 +158,10 @@ func (h *Handler) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		// No cookie, no session: skip the store (and its per-request
 		// registry) entirely.
-		if _, err := c.Request().Cookie(sessionCookieName(h.secure)); err != nil {
+		if _, err := c.Request().Cookie(h.sessions.name); err != nil {
 			return next(c)
 		}
-		sess, err := h.sessions.Get(c.Request(), sessionCookieName(h.secure))
+		sess, err := h.sessions.Get(c.Request(), h.sessions.name)
 		if err != nil {
 			return err
 		}
@@ -208,7 +227,7 @@ func setSession(c echo.Context, row *models.Session) {
 // replacing (and deleting) any previous one, whatever its state: a new id
 // at every sign-in.
 func (h *Handler) startSession(c echo.Context, id string, row *models.Session) error {
-	sess, err := h.sessions.Get(c.Request(), sessionCookieName(h.secure))
+	sess, err := h.sessions.Get(c.Request(), h.sessions.name)
 	if err != nil {
 		return err
 	}
@@ -226,7 +245,7 @@ func (h *Handler) startSession(c echo.Context, id string, row *models.Session) e
 
 // endSession deletes the session row and clears the cookie.
 func (h *Handler) endSession(c echo.Context) error {
-	sess, err := h.sessions.Get(c.Request(), sessionCookieName(h.secure))
+	sess, err := h.sessions.Get(c.Request(), h.sessions.name)
 	if err != nil {
 		return err
 	}

@@ -38,7 +38,10 @@ type Errors map[string]string
 type LoginForm struct {
 	Email string
 	// Next is where to go after signing in (a local path, or empty).
-	Next   string
+	Next string
+	// Rd is an accepted return target (SPEC §7), or empty; it wins over
+	// Next.
+	Rd     string
 	Errors Errors
 	// Focus names the field to focus after a failed submit.
 	Focus string
@@ -46,7 +49,9 @@ type LoginForm struct {
 
 // RegisterForm is the registration form.
 type RegisterForm struct {
-	Email    string
+	Email string
+	// Rd is an accepted return target (SPEC §7), or empty.
+	Rd       string
 	Errors   Errors
 	Strength Strength
 	Focus    string

@@ -55,6 +55,7 @@ type appConfig struct {
 	secret         string
 	smtpURL        string
 	tuning         *mail.Tuning
+	cookieDomain   string
 }
 
 func collect(opts []AppOption) appConfig {
@@ -68,6 +69,9 @@ func collect(opts []AppOption) appConfig {
 // WithBaseURL sets BASE_URL (https means production mode: Secure and
 // __Host- cookies, HSTS, no /dev routes).
 func WithBaseURL(u string) AppOption { return func(c *appConfig) { c.baseURL = u } }
+
+// WithCookieDomain sets COOKIE_DOMAIN (BASE_URL's host must be inside it).
+func WithCookieDomain(d string) AppOption { return func(c *appConfig) { c.cookieDomain = d } }
 
 // WithDB runs the app on an already opened, migrated database (for
 // example one reached through a Proxy).
@@ -115,7 +119,8 @@ func WithWorkerTuning(t mail.Tuning) AppOption { return func(c *appConfig) { c.t
 // typed settings the options give.
 func (c *appConfig) config(t testing.TB, addr, baseURL string) *app.Config {
 	t.Helper()
-	env := map[string]string{"SESSION_SECRET": c.secret, "ADDR": addr, "BASE_URL": baseURL, "SMTP_URL": c.smtpURL}
+	env := map[string]string{"SESSION_SECRET": c.secret, "ADDR": addr, "BASE_URL": baseURL, "SMTP_URL": c.smtpURL,
+		"COOKIE_DOMAIN": c.cookieDomain}
 	cfg, err := app.LoadConfig(Env(env))
 	if err != nil {
 		t.Fatalf("test configuration: %v", err)
