@@ -226,7 +226,8 @@ func LoadConfig(getenv func(string) string) (*Config, error) {
 // needs at least two labels and must not be a public suffix (co.uk,
 // github.io): browsers drop a cookie whose Domain is one, which would leave
 // every sign-in silently without a session. Dev mode also accepts a single
-// label such as localhost or a name from /etc/hosts.
+// label such as localhost or a name from /etc/hosts, but not a top-level
+// domain.
 func checkCookieDomain(d string, base *url.URL, dev bool) error {
 	const want = "a parent domain like example.com (lower case, no scheme, leading dot or port)"
 	if len(d) > 253 || net.ParseIP(d) != nil {
@@ -241,10 +242,10 @@ func checkCookieDomain(d string, base *url.URL, dev bool) error {
 	if len(labels) == 1 && !dev {
 		return fmt.Errorf("COOKIE_DOMAIN: %q is a single label; in production it must be a registrable domain like example.com", d)
 	}
-	if len(labels) > 1 {
-		if suffix, _ := publicsuffix.PublicSuffix(d); suffix == d {
-			return fmt.Errorf("COOKIE_DOMAIN: %q is a public suffix, on which browsers refuse cookies; use your own domain under it", d)
-		}
+	// A single label is a public suffix by the list's default rule; only
+	// the real top-level domains (com, dev…) are refused among those.
+	if suffix, icann := publicsuffix.PublicSuffix(d); suffix == d && (len(labels) > 1 || icann) {
+		return fmt.Errorf("COOKIE_DOMAIN: %q is a public suffix, on which browsers refuse cookies; use your own domain under it", d)
 	}
 	host := strings.ToLower(base.Hostname())
 	if host != d && !strings.HasSuffix(host, "."+d) {

@@ -130,3 +130,76 @@ func TestDevBaseURLFollowsADDR(t *testing.T) {
 		t.Errorf("explicit BASE_URL: %v %v", cfg, err)
 	}
 }
+
+// COOKIE_DOMAIN is written as the Domain attribute will be sent, must
+// cover BASE_URL's host, and must be a domain browsers accept cookies
+// for; a bad one stops the start with an error naming what is wrong.
+func TestCookieDomainConfig(t *testing.T) {
+	prod := func(base, domain string) map[string]string {
+		return map[string]string{"BASE_URL": base, "COOKIE_DOMAIN": domain, "SESSION_SECRET": strings.Repeat("s", 32),
+			"SMTP_URL": "smtp://mail.example.com:587"}
+	}
+	dev := func(base, domain string) map[string]string {
+		return map[string]string{"BASE_URL": base, "COOKIE_DOMAIN": domain}
+	}
+	good := []struct {
+		env  map[string]string
+		want string
+	}{
+		{prod("https://auth.example.com", "example.com"), "example.com"},
+		{prod("https://example.com", "example.com"), "example.com"},
+		{prod("https://a.b.example.co.uk:8443", "example.co.uk"), "example.co.uk"},
+		{prod("https://login.apps.example.com", "apps.example.com"), "apps.example.com"},
+		{dev("http://auth.localhost:8080", "localhost"), "localhost"}, // one label: dev mode only
+		{dev("http://localhost:8080", "localhost"), "localhost"},
+		{dev("http://auth.lvh.me:8080", "lvh.me"), "lvh.me"},
+		{prod("https://auth.example.com", ""), ""},
+	}
+	for _, c := range good {
+		cfg, err := app.LoadConfig(env(c.env))
+		if err != nil || cfg.CookieDomain != c.want {
+			t.Errorf("%v: %v, CookieDomain %q, want %q", c.env, err, cfg.CookieDomain, c.want)
+		}
+	}
+	bad := []struct {
+		env map[string]string
+		// mention: what the error must name.
+		mention []string
+	}{
+		{prod("https://auth.example.com", "other.com"), []string{"auth.example.com", "other.com"}},
+		{prod("https://auth.example.com", "app.example.com"), []string{"auth.example.com", "app.example.com"}},
+		{prod("https://badexample.com", "example.com"), []string{"badexample.com", "example.com"}},
+		{prod("https://example.com", "auth.example.com"), []string{"example.com", "auth.example.com"}},
+		{prod("https://10.0.0.1", "example.com"), []string{"10.0.0.1", "example.com"}},
+		{prod("https://auth.example.com", ".example.com"), []string{"COOKIE_DOMAIN"}},
+		{prod("https://auth.example.com", "Example.com"), []string{"COOKIE_DOMAIN"}},
+		{prod("https://auth.example.com", "example.com."), []string{"COOKIE_DOMAIN"}},
+		{prod("https://auth.example.com", "example.com:443"), []string{"COOKIE_DOMAIN"}},
+		{prod("https://auth.example.com", "https://example.com"), []string{"COOKIE_DOMAIN"}},
+		{prod("https://auth.example.com", "exa mple.com"), []string{"COOKIE_DOMAIN"}},
+		{prod("https://auth.example.com", "exämple.com"), []string{"COOKIE_DOMAIN"}},
+		{prod("https://auth.example.com", "-example.com"), []string{"COOKIE_DOMAIN"}},
+		{prod("https://auth.example.com", "example..com"), []string{"COOKIE_DOMAIN"}},
+		{prod("https://auth.example.com", "example.com/x"), []string{"COOKIE_DOMAIN"}},
+		{prod("https://auth.example.com", "com"), []string{"COOKIE_DOMAIN", "single label"}},
+		{prod("https://auth.localhost", "localhost"), []string{"COOKIE_DOMAIN", "single label"}},
+		{prod("https://auth.example.co.uk", "co.uk"), []string{"COOKIE_DOMAIN", "public suffix"}},
+		{prod("https://me.github.io", "github.io"), []string{"COOKIE_DOMAIN", "public suffix"}},
+		{prod("https://10.0.0.1", "10.0.0.1"), []string{"COOKIE_DOMAIN"}},
+		{dev("http://auth.example.com", "example.org"), []string{"auth.example.com", "example.org"}},
+		{dev("http://127.0.0.1:8080", "localhost"), []string{"127.0.0.1", "localhost"}},
+		{dev("http://auth.com", "com"), []string{"COOKIE_DOMAIN", "public suffix"}},
+	}
+	for _, c := range bad {
+		_, err := app.LoadConfig(env(c.env))
+		if err == nil {
+			t.Errorf("%v accepted", c.env)
+			continue
+		}
+		for _, m := range c.mention {
+			if !strings.Contains(err.Error(), m) {
+				t.Errorf("%v: error %q does not name %q", c.env, err, m)
+			}
+		}
+	}
+}
