@@ -60,6 +60,8 @@ type options struct {
 	devMode    *bool
 	listener   net.Listener
 	tuning     mail.Tuning
+	// cacheMaxAge replaces models.SessionCacheMaxAge (tests).
+	cacheMaxAge time.Duration
 }
 
 // WithLogger sets the logger (slog.Default() otherwise).
@@ -72,6 +74,11 @@ func WithDB(db *bun.DB) Option { return func(o *options) { o.db = db } }
 
 // WithClock replaces the store's clock (tests move time with it).
 func WithClock(now func() time.Time) Option { return func(o *options) { o.clock = now } }
+
+// WithSessionCacheMaxAge replaces the session cache's maximum age
+// (models.SessionCacheMaxAge): tests make it long, so that only
+// invalidation can drop an entry.
+func WithSessionCacheMaxAge(d time.Duration) Option { return func(o *options) { o.cacheMaxAge = d } }
 
 // WithHasher replaces the password hasher built from the configuration.
 func WithHasher(h *models.Hasher) Option { return func(o *options) { o.hasher = h } }
@@ -168,7 +175,8 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (_ *App, err error) {
 		Store: a.store, Log: a.log, BaseURL: c.BaseURL, Secret: c.SessionSecret,
 		DevMode: devMode, Mailbox: a.mailbox, Assets: a.assets(o.assets),
 		TrustedProxies: c.TrustedProxies, Version: o.version, Metrics: a.metrics,
-		CookieDomain: c.CookieDomain,
+		CookieDomain:         c.CookieDomain,
+		RequireVerifiedEmail: c.RequireVerifiedEmail, RequireMFA: c.RequireMFA,
 	})
 	if err != nil {
 		return nil, err
@@ -180,7 +188,8 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (_ *App, err error) {
 // NewStore builds the store over an open, migrated database as New does:
 // the hasher, the sealers whose keys derive from cfg.SessionSecret, the
 // lifetimes and the limits. It is for tests that need the store alone;
-// of the options it reads WithClock, WithHasher and WithHashParams.
+// of the options it reads WithClock, WithHasher, WithHashParams and
+// WithSessionCacheMaxAge.
 func NewStore(db *bun.DB, cfg *Config, opts ...Option) (*models.Store, error) {
 	return newStore(db, cfg, collect(opts))
 }
@@ -210,6 +219,7 @@ func newStore(db *bun.DB, cfg *Config, o options) (*models.Store, error) {
 	return models.NewStore(db, models.StoreOptions{
 		Hasher: hasher, Sealer: sealer, Links: links, Clock: o.clock, ResetTTL: cfg.ResetTTL,
 		SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax, Limits: cfg.Limits,
+		SessionCacheMaxAge: o.cacheMaxAge,
 	}), nil
 }
 

@@ -49,6 +49,13 @@ type Config struct {
 	// on its subdomains receive it (SPEC §7); "" keeps the cookie
 	// host-only.
 	CookieDomain string
+
+	// RequireVerifiedEmail (REQUIRE_VERIFIED_EMAIL): /auth/verify refuses
+	// (403) accounts whose address is not verified.
+	RequireVerifiedEmail bool
+	// RequireMFA (REQUIRE_MFA): /auth/verify refuses (403) sessions that
+	// did not use a second factor or a passkey.
+	RequireMFA bool
 }
 
 // Production reports whether BASE_URL is https.
@@ -132,6 +139,22 @@ func LoadConfig(getenv func(string) string) (*Config, error) {
 	lim.RegistrationsPerHour = num("LIMIT_REGISTRATIONS_PER_HOUR", lim.RegistrationsPerHour)
 	lim.ValidationsPerMinute = num("LIMIT_VALIDATIONS_PER_MINUTE", lim.ValidationsPerMinute)
 	cfg.Limits = lim
+
+	// Forward auth's refusals (SPEC §7): strict booleans, so a typo is a
+	// start-up error rather than an open door.
+	boolean := func(name string) bool {
+		v := getenv(name)
+		if v == "" {
+			return false
+		}
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q is not true or false", name, v))
+		}
+		return b
+	}
+	cfg.RequireVerifiedEmail = boolean("REQUIRE_VERIFIED_EMAIL")
+	cfg.RequireMFA = boolean("REQUIRE_MFA")
 
 	if _, _, err := net.SplitHostPort(cfg.Addr); err != nil {
 		errs = append(errs, fmt.Errorf("ADDR: %q is not host:port", cfg.Addr))

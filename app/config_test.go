@@ -34,6 +34,8 @@ func TestConfig(t *testing.T) {
 		{"BASE_URL": "https://accounts.example.com"}, // no secret, no SMTP
 		{"SESSION_IDLE": "13h"},
 		{"LIMIT_SIGNIN_FAILURES_PER_DEVICE": "0"},
+		{"REQUIRE_VERIFIED_EMAIL": "yes"},
+		{"REQUIRE_MFA": "on"},
 	}
 	for _, e := range bad {
 		if _, err := app.LoadConfig(env(e)); err == nil {
@@ -42,6 +44,12 @@ func TestConfig(t *testing.T) {
 	}
 	if c, err := app.LoadConfig(env(map[string]string{"LIMIT_SIGNIN_FAILURES_PER_DEVICE": "4"})); err != nil || c.Limits.SignInFreeFailuresDevice != 4 {
 		t.Errorf("LIMIT_SIGNIN_FAILURES_PER_DEVICE not read: %v", err)
+	}
+	if cfg.RequireVerifiedEmail || cfg.RequireMFA {
+		t.Errorf("REQUIRE_VERIFIED_EMAIL / REQUIRE_MFA default on: %v %v", cfg.RequireVerifiedEmail, cfg.RequireMFA)
+	}
+	if c, err := app.LoadConfig(env(map[string]string{"REQUIRE_VERIFIED_EMAIL": "true", "REQUIRE_MFA": "1"})); err != nil || !c.RequireVerifiedEmail || !c.RequireMFA {
+		t.Errorf("REQUIRE_VERIFIED_EMAIL=true REQUIRE_MFA=1 not read: %v", err)
 	}
 	prod, err := app.LoadConfig(env(map[string]string{"BASE_URL": "https://accounts.example.com", "SESSION_SECRET": strings.Repeat("s", 32),
 		"SMTP_URL": "smtp://mail.example.com:587", "TRUSTED_PROXIES": "10.0.0.0/8, 192.168.0.0/16"}))

@@ -170,3 +170,15 @@ func (h *Handler) devStyleguideError(c echo.Context) error {
 	}
 	return echo.NewHTTPError(http.StatusNotFound)
 }
+
+// devStyleguideForbidden renders /auth/verify's 403 page for one reason,
+// with absolute links as the proxy would show it.
+func (h *Handler) devStyleguideForbidden(c echo.Context) error {
+	for _, f := range views.StyleguideForbidden {
+		if f.Reason == c.Param("reason") {
+			f.Link, f.Stylesheet = h.fa.base+f.Link, h.fa.stylesheet
+			return h.render(c, http.StatusOK, views.ForbiddenPage(f))
+		}
+	}
+	return echo.NewHTTPError(http.StatusNotFound)
+}

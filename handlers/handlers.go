@@ -49,6 +49,10 @@ type Deps struct {
 	// session cookie's Domain, the return targets' parent domain and the
 	// origins a same-site sign-out may come from.
 	CookieDomain string
+	// RequireVerifiedEmail and RequireMFA make /auth/verify refuse (403)
+	// unverified addresses and sign-ins without a second factor.
+	RequireVerifiedEmail bool
+	RequireMFA           bool
 }
 
 // Handler holds the dependencies of every route.
@@ -73,6 +77,8 @@ type Handler struct {
 	returnTo returnto.Rule
 	// cookieDomain is COOKIE_DOMAIN, or "".
 	cookieDomain string
+	// fa holds what /auth/verify and /auth/whoami need (verify.go).
+	fa forwardAuth
 	// idPrefix and idCounter make request ids.
 	idPrefix  string
 	idCounter atomic.Uint64
@@ -103,6 +109,7 @@ func New(d Deps) (*Handler, error) {
 	// governs the /dev routes, which tests switch off on http servers.)
 	h.returnTo = returnto.Rule{Host: strings.ToLower(d.BaseURL.Hostname()), CookieDomain: d.CookieDomain, AllowHTTP: !secure}
 	h.sessions = newDBStore(d.Store, secure, d.CookieDomain)
+	h.fa = newForwardAuth(d, h.assets.urls.CSS)
 	h.visitor = newVisitorStore(d.Secret, secure, d.Store.ResetTTL())
 	h.cop = http.NewCrossOriginProtection()
 	if err := h.cop.AddTrustedOrigin(d.BaseURL.Scheme + "://" + d.BaseURL.Host); err != nil {
@@ -134,6 +141,11 @@ func (h *Handler) Echo() *echo.Echo {
 	e.GET("/assets/:name", h.asset)
 	e.HEAD("/assets/:name", h.asset)
 
+	// Forward auth (SPEC §7): the proxy's check and the JSON identity.
+	e.GET(pathVerify, h.verify)
+	e.HEAD(pathVerify, h.verify)
+	e.GET(pathWhoami, h.whoami)
+
 	// Signed-in pages: one guard admits only a signed-in session, and the
 	// handlers read it from the request's context.
 	signedIn := guarded{e: e, guard: h.requireSignedIn}
@@ -164,6 +176,7 @@ func (h *Handler) Echo() *echo.Echo {
 		e.GET("/dev/styleguide", h.devStyleguide)
 		e.GET("/dev/styleguide/:page", h.devStyleguide)
 		e.GET("/dev/styleguide/error/:status", h.devStyleguideError)
+		e.GET("/dev/styleguide/forbidden/:reason", h.devStyleguideForbidden)
 	}
 	return e
 }

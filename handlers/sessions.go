@@ -149,11 +149,12 @@ func newVisitorStore(secret []byte, secure bool, ttl time.Duration) *sessions.Co
 // loadSession middleware puts the live session row (if any) in the
 // request's context, where auth.SessionFrom finds it once it is signed
 // in. Probes and static files skip it: they must not depend on the
-// database.
+// database. The forward-auth routes skip it too: they look the session up
+// through the session cache themselves (verify.go).
 func (h *Handler) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		switch p := c.Request().URL.Path; {
-		case p == "/healthz", p == "/readyz", strings.HasPrefix(p, "/assets/"):
+		case p == "/healthz", p == "/readyz", strings.HasPrefix(p, "/assets/"), p == pathVerify, p == pathWhoami:
 			return next(c)
 		}
 		// No cookie, no session: skip the store (and its per-request

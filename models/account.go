@@ -320,6 +320,9 @@ func (s *Store) applyNewPassword(ctx context.Context, tx bun.Tx, q *queued, p ne
 	if _, err := del.Exec(ctx); err != nil {
 		return fmt.Errorf("revoke sessions: %w", err)
 	}
+	if err := s.endSessions(ctx, tx, q, nil, []int64{acc.ID}); err != nil {
+		return err
+	}
 	kind := EventPasswordChanged
 	if p.Change == ChangedByReset {
 		kind = EventResetCompleted

@@ -136,6 +136,9 @@ func (s *Store) ConfirmNotMe(ctx context.Context, token string, client Client, c
 		if _, err := tx.NewDelete().Model((*Session)(nil)).Where("account_id = ?", acc.ID).Exec(ctx); err != nil {
 			return fmt.Errorf("revoke sessions: %w", err)
 		}
+		if err := s.endSessions(ctx, tx, q, nil, []int64{acc.ID}); err != nil {
+			return err
+		}
 		if err := RecordEvent(ctx, tx, acc.ID, EventNotMe, client, now); err != nil {
 			return err
 		}

@@ -27,6 +27,9 @@ type Session struct {
 	IP         string    `bun:"ip,notnull"`
 	UserAgent  string    `bun:"user_agent,notnull"`
 	AuthState  AuthState `bun:"auth_state,notnull"`
+	// MFA is true when this session's sign-in used a second factor or a
+	// passkey (X-Latchkey-MFA). No flow sets it yet.
+	MFA bool `bun:"mfa,notnull"`
 
 	// Account is loaded with the session in one query.
 	Account *Account `bun:"rel:belongs-to,join:account_id=id"`
@@ -139,7 +142,10 @@ func (s *Store) SignInNewAccount(ctx context.Context, acc *Account, client Clien
 // absolute lifetimes; an expired row is deleted. last_seen is refreshed at
 // most once a minute.
 func (s *Store) LoadSession(ctx context.Context, id string) (*Session, error) {
-	idHash := HashSessionID(id)
+	return s.loadSession(ctx, HashSessionID(id))
+}
+
+func (s *Store) loadSession(ctx context.Context, idHash string) (*Session, error) {
 	sess := new(Session)
 	conn, where := s.prepared(idHash)
 	err := s.db.NewSelect().Conn(conn).Model(sess).Relation("Account").Where("session.id_hash = ?", where...).Limit(1).Scan(ctx)
@@ -151,6 +157,8 @@ func (s *Store) LoadSession(ctx context.Context, id string) (*Session, error) {
 	}
 	now := s.now()
 	if now.Sub(sess.LastSeenAt) >= s.sessionIdle || now.Sub(sess.CreatedAt) >= s.sessionMax {
+		// Expired everywhere by the clock already; no instance needs telling.
+		s.sessionCache.invalidate([]string{idHash}, nil)
 		if _, err := s.db.NewDelete().Model((*Session)(nil)).Where("id_hash = ?", idHash).Exec(ctx); err != nil {
 			return nil, fmt.Errorf("expire session: %w", err)
 		}
@@ -166,18 +174,29 @@ func (s *Store) LoadSession(ctx context.Context, id string) (*Session, error) {
 	return sess, nil
 }
 
-// DeleteSession removes one session row.
-func DeleteSession(ctx context.Context, db bun.IDB, idHash string) error {
-	if _, err := db.NewDelete().Model((*Session)(nil)).Where("id_hash = ?", idHash).Exec(ctx); err != nil {
+// ExpiresAt is when the session ends unless it is used again: its idle
+// timeout from the last use, or its absolute lifetime, whichever is first.
+func (s *Store) ExpiresAt(sess *Session) time.Time {
+	idle := sess.LastSeenAt.Add(s.sessionIdle)
+	if hard := sess.CreatedAt.Add(s.sessionMax); hard.Before(idle) {
+		return hard
+	}
+	return idle
+}
+
+// deleteSession removes one session row inside a transaction, and from
+// every instance's session cache once it commits.
+func (s *Store) deleteSession(ctx context.Context, tx bun.IDB, q *queued, idHash string) error {
+	if _, err := tx.NewDelete().Model((*Session)(nil)).Where("id_hash = ?", idHash).Exec(ctx); err != nil {
 		return fmt.Errorf("delete session: %w", err)
 	}
-	return nil
+	return s.endSessions(ctx, tx, q, []string{idHash}, nil)
 }
 
 // SignOut deletes a session and records the event.
 func (s *Store) SignOut(ctx context.Context, sess *Session, client Client) error {
-	return s.inTx(ctx, func(ctx context.Context, tx bun.Tx, _ *queued) error {
-		if err := DeleteSession(ctx, tx, sess.IDHash); err != nil {
+	return s.inTx(ctx, func(ctx context.Context, tx bun.Tx, q *queued) error {
+		if err := s.deleteSession(ctx, tx, q, sess.IDHash); err != nil {
 			return err
 		}
 		return RecordEvent(ctx, tx, sess.AccountID, EventSignOut, client, s.now())
@@ -189,8 +208,8 @@ func (s *Store) SignOut(ctx context.Context, sess *Session, client Client) error
 func (s *Store) RotateSession(ctx context.Context, sess *Session, client Client) (string, *Session, error) {
 	var id string
 	var fresh *Session
-	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx, _ *queued) error {
-		if err := DeleteSession(ctx, tx, sess.IDHash); err != nil {
+	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx, q *queued) error {
+		if err := s.deleteSession(ctx, tx, q, sess.IDHash); err != nil {
 			return err
 		}
 		var err error
@@ -206,7 +225,7 @@ func (s *Store) RotateSession(ctx context.Context, sess *Session, client Client)
 // RevokeOtherSessions signs out every session of the account except keep.
 func (s *Store) RevokeOtherSessions(ctx context.Context, sess *Session, client Client) (int, error) {
 	var n int
-	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx, _ *queued) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx, q *queued) error {
 		res, err := tx.NewDelete().Model((*Session)(nil)).
 			Where("account_id = ? AND id_hash <> ?", sess.AccountID, sess.IDHash).Exec(ctx)
 		if err != nil {
@@ -214,6 +233,10 @@ func (s *Store) RevokeOtherSessions(ctx context.Context, sess *Session, client C
 		}
 		rows, _ := res.RowsAffected() // both drivers report it
 		n = int(rows)
+		// The whole account: the kept session is simply read again.
+		if err := s.endSessions(ctx, tx, q, nil, []int64{sess.AccountID}); err != nil {
+			return err
+		}
 		return RecordEvent(ctx, tx, sess.AccountID, EventSessionsRevoked, client, s.now())
 	})
 	return n, err
@@ -221,15 +244,17 @@ func (s *Store) RevokeOtherSessions(ctx context.Context, sess *Session, client C
 
 // RevokeSession deletes one of the account's sessions by its id hash.
 func (s *Store) RevokeSession(ctx context.Context, accountID int64, idHash string) error {
-	res, err := s.db.NewDelete().Model((*Session)(nil)).
-		Where("account_id = ? AND id_hash = ?", accountID, idHash).Exec(ctx)
-	if err != nil {
-		return fmt.Errorf("revoke session: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrNotFound
-	}
-	return nil
+	return s.inTx(ctx, func(ctx context.Context, tx bun.Tx, q *queued) error {
+		res, err := tx.NewDelete().Model((*Session)(nil)).
+			Where("account_id = ? AND id_hash = ?", accountID, idHash).Exec(ctx)
+		if err != nil {
+			return fmt.Errorf("revoke session: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		return s.endSessions(ctx, tx, q, []string{idHash}, nil)
+	})
 }
 
 // AccountSessions lists an account's live sessions, most recent first.
@@ -251,9 +276,12 @@ func (s *Store) AccountSessions(ctx context.Context, accountID int64) ([]Session
 // RevokeAllSessions signs out every session of an account ("this wasn't
 // me").
 func (s *Store) RevokeAllSessions(ctx context.Context, accountID int64, client Client) error {
-	return s.inTx(ctx, func(ctx context.Context, tx bun.Tx, _ *queued) error {
+	return s.inTx(ctx, func(ctx context.Context, tx bun.Tx, q *queued) error {
 		if _, err := tx.NewDelete().Model((*Session)(nil)).Where("account_id = ?", accountID).Exec(ctx); err != nil {
 			return fmt.Errorf("revoke all sessions: %w", err)
+		}
+		if err := s.endSessions(ctx, tx, q, nil, []int64{accountID}); err != nil {
+			return err
 		}
 		return RecordEvent(ctx, tx, accountID, EventSessionsRevoked, client, s.now())
 	})

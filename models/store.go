@@ -43,6 +43,9 @@ type StoreOptions struct {
 	SessionMax  time.Duration
 	// Limits holds the rate-limit numbers.
 	Limits Limits
+	// SessionCacheMaxAge replaces SessionCacheMaxAge (tests make it long,
+	// so that only invalidation can drop an entry).
+	SessionCacheMaxAge time.Duration
 }
 
 // Store gives the account flows their dependencies: the database, the
@@ -64,6 +67,9 @@ type Store struct {
 	mailQueued chan struct{}
 
 	stmts statements // prepared statements on db (see prepared.go)
+
+	// sessionCache serves LoadSessionCached (see sessioncache.go).
+	sessionCache *sessionCache
 }
 
 // NewStore builds a Store over an open, migrated database.
@@ -76,6 +82,13 @@ func NewStore(db *bun.DB, o StoreOptions) *Store {
 	if s.clock == nil {
 		s.clock = time.Now
 	}
+	// On Postgres the cache waits for the LISTEN that keeps it fresh
+	// (SessionCacheListening); SQLite has one serving process.
+	maxAge := o.SessionCacheMaxAge
+	if maxAge == 0 {
+		maxAge = SessionCacheMaxAge
+	}
+	s.sessionCache = newSessionCache(s.clock, maxAge, SessionCacheEntries, db.Dialect().Name() != dialect.PG)
 	if s.resetTTL == 0 {
 		s.resetTTL = time.Hour
 	}
@@ -123,6 +136,12 @@ func (s *Store) inTx(ctx context.Context, fn func(ctx context.Context, tx bun.Tx
 		q = queued{}
 		return fn(ctx, tx, &q)
 	})
+	if len(q.endedSessions) > 0 || len(q.endedAccounts) > 0 {
+		// After the commit, so no fill can read the rows again; even after
+		// a failed one, since dropping cache entries is always safe (a
+		// commit whose answer was lost may still have happened).
+		s.sessionCache.invalidate(q.endedSessions, q.endedAccounts)
+	}
 	if err == nil && q.mail {
 		select {
 		case s.mailQueued <- struct{}{}:
@@ -137,11 +156,14 @@ func (s *Store) inTx(ctx context.Context, fn func(ctx context.Context, tx bun.Tx
 	return err
 }
 
-// queued records, within a transaction, whether mail was queued and the
-// ids of the outbox rows.
+// queued records, within a transaction, whether mail was queued, the
+// ids of the outbox rows, and the sessions ended (see endSessions).
 type queued struct {
 	mail bool
 	ids  []int64
+
+	endedSessions []string
+	endedAccounts []int64
 }
 
 // trackKey is the context key of a TrackQueued tracker.
@@ -189,7 +211,9 @@ func (s *Store) RecentEvents(ctx context.Context, accountID int64, limit int) ([
 
 // DeleteSession removes one session row by the hash of its id.
 func (s *Store) DeleteSession(ctx context.Context, idHash string) error {
-	return DeleteSession(ctx, s.db, idHash)
+	return s.inTx(ctx, func(ctx context.Context, tx bun.Tx, q *queued) error {
+		return s.deleteSession(ctx, tx, q, idHash)
+	})
 }
 
 // OutboxListener returns a listener for OutboxChannel on Postgres, where

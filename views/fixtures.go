@@ -63,3 +63,6 @@ var StyleguideErrors = []ErrorPage{
 	{Status: 500, Title: "Something went wrong", Message: "We could not complete your request."},
 	{Status: 503, Title: "Temporarily unavailable", Message: "We cannot complete your request right now."},
 }
+
+// StyleguideForbidden is /auth/verify's 403 page for each refusal.
+var StyleguideForbidden = []Forbidden{ForbiddenCopy[ReasonEmailUnverified], ForbiddenCopy[ReasonMFARequired]}

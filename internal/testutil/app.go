@@ -56,6 +56,8 @@ type appConfig struct {
 	smtpURL        string
 	tuning         *mail.Tuning
 	cookieDomain   string
+	env            map[string]string
+	cacheMaxAge    time.Duration
 }
 
 func collect(opts []AppOption) appConfig {
@@ -114,6 +116,25 @@ func WithSMTP(url string) AppOption { return func(c *appConfig) { c.smtpURL = ur
 // WithWorkerTuning replaces the outbox worker's test timing.
 func WithWorkerTuning(t mail.Tuning) AppOption { return func(c *appConfig) { c.tuning = &t } }
 
+// WithSessionCacheMaxAge replaces the session cache's 500 ms maximum age:
+// a long one makes tests of invalidation deterministic.
+func WithSessionCacheMaxAge(d time.Duration) AppOption {
+	return func(c *appConfig) { c.cacheMaxAge = d }
+}
+
+// WithEnv sets configuration variables (name, value pairs) that
+// app.LoadConfig reads, such as REQUIRE_MFA=true.
+func WithEnv(kv ...string) AppOption {
+	return func(c *appConfig) {
+		if c.env == nil {
+			c.env = map[string]string{}
+		}
+		for i := 0; i+1 < len(kv); i += 2 {
+			c.env[kv[i]] = kv[i+1]
+		}
+	}
+}
+
 // config is the test server's configuration: the production defaults
 // (app.LoadConfig on an environment of the test's choosing) with the
 // typed settings the options give.
@@ -121,6 +142,9 @@ func (c *appConfig) config(t testing.TB, addr, baseURL string) *app.Config {
 	t.Helper()
 	env := map[string]string{"SESSION_SECRET": c.secret, "ADDR": addr, "BASE_URL": baseURL, "SMTP_URL": c.smtpURL,
 		"COOKIE_DOMAIN": c.cookieDomain}
+	for k, v := range c.env {
+		env[k] = v
+	}
 	cfg, err := app.LoadConfig(Env(env))
 	if err != nil {
 		t.Fatalf("test configuration: %v", err)
@@ -139,6 +163,9 @@ func (c *appConfig) storeOptions(clock *Clock) []app.Option {
 	opts := []app.Option{app.WithClock(clock.Now), app.WithHashParams(TestHashParams())}
 	if c.hasher != nil {
 		opts = append(opts, app.WithHasher(c.hasher))
+	}
+	if c.cacheMaxAge != 0 {
+		opts = append(opts, app.WithSessionCacheMaxAge(c.cacheMaxAge))
 	}
 	return opts
 }
