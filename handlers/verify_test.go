@@ -578,3 +578,25 @@ func TestVerifyRefusesEndedSessionsAtOnce(t *testing.T) {
 
 	})
 }
+
+// TestVerifyReturnTargetsWithCookieDomain: with COOKIE_DOMAIN, an original
+// URL on any subdomain is an accepted rd, and the sign-in URL is on
+// BASE_URL; a host outside it is still omitted.
+func TestVerifyReturnTargetsWithCookieDomain(t *testing.T) {
+	app := testutil.StartApp(t, "sqlite", testutil.WithBaseURL("http://auth.example.test"), testutil.WithCookieDomain("example.test"))
+	nav := func(host string) []string { return caddyNav("X-Forwarded-Host", host) }
+	login := "http://auth.example.test/account/login"
+	for host, want := range map[string]string{
+		"app.example.test":      login + "?rd=" + url.QueryEscape("http://app.example.test/app/page?x=1&y=%C3%A9"),
+		"example.test:8443":     login + "?rd=" + url.QueryEscape("http://example.test:8443/app/page?x=1&y=%C3%A9"),
+		"example.test.evil":     login,
+		"app.notexample.test":   login,
+		"app.example.test.evil": login,
+	} {
+		r := verify(t, app, "", nav(host)...)
+		if r.StatusCode != http.StatusFound || r.Header.Get("Location") != want {
+			t.Errorf("%s: %d Location=%q, want %q", host, r.StatusCode, r.Header.Get("Location"), want)
+		}
+		assertNoStoreNoCookie(t, r)
+	}
+}
