@@ -43,7 +43,7 @@ func requireSharedSecret(cfg *app.Config) error {
 	return errors.New("SESSION_SECRET is required with a Postgres DATABASE_URL: set it to the secret the server uses")
 }
 
-// healthcheck GETs /healthz on ADDR: the container's probe, since a
+// healthcheck GETs /healthz (under BASE_URL's path prefix) on ADDR: the container's probe, since a
 // distroless image has no shell or curl.
 func healthcheck(cfg *app.Config, stderr io.Writer) int {
 	host, port, _ := net.SplitHostPort(cfg.Addr) // validated by app.LoadConfig
@@ -51,7 +51,8 @@ func healthcheck(cfg *app.Config, stderr io.Writer) int {
 		host = "127.0.0.1"
 	}
 	client := &http.Client{Timeout: 3 * time.Second}
-	resp, err := client.Get("http://" + net.JoinHostPort(host, port) + "/healthz")
+	// /healthz lives under BASE_URL's path prefix, like every route.
+	resp, err := client.Get("http://" + net.JoinHostPort(host, port) + cfg.BasePath() + "/healthz")
 	if err != nil {
 		fmt.Fprintln(stderr, "healthcheck:", err)
 		return 1

@@ -83,3 +83,28 @@ func TestHealthcheckCommand(t *testing.T) {
 		t.Errorf("healthcheck of nothing: exit %d", code)
 	}
 }
+
+// With a path prefix in BASE_URL, /healthz lives under it (SPEC §7), and
+// so must the container's probe: `latchkey healthcheck` reads BASE_URL.
+func TestHealthcheckCommandUnderBasePath(t *testing.T) {
+	addr := testutil.FreeAddr(t)
+	base := "http://" + addr + "/latchkey"
+	startServer(t, map[string]string{"DATABASE_URL": testutil.NewDatabaseURL(t, "sqlite"), "ADDR": addr, "BASE_URL": base})
+	var stderr strings.Builder
+	if code := run([]string{"healthcheck"}, nil, io.Discard, &stderr, env(map[string]string{"ADDR": addr, "BASE_URL": base})); code != 0 {
+		t.Errorf("healthcheck with the server's BASE_URL: exit %d %s", code, stderr.String())
+	}
+	// The unprefixed path is not the server's: a probe that ignored the
+	// prefix would report a healthy server as down.
+	resp, err := http.Get("http://" + addr + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /healthz outside the prefix: %d, want 404", resp.StatusCode)
+	}
+	if code := run([]string{"healthcheck"}, nil, io.Discard, io.Discard, env(map[string]string{"ADDR": addr})); code != 1 {
+		t.Errorf("healthcheck without the prefix: exit %d, want 1 (404)", code)
+	}
+}

@@ -35,27 +35,36 @@ func TestMain(m *testing.M) {
 
 // server is a Latchkey process started by a test.
 type server struct {
-	t    *testing.T
-	cmd  *exec.Cmd
-	URL  string
-	env  []string
-	logs *testutil.SafeBuffer
-	done chan error
+	t   *testing.T
+	cmd *exec.Cmd
+	URL string
+	// health is polled until the server answers 200: /healthz, under
+	// BASE_URL's path prefix if it has one.
+	health string
+	env    []string
+	logs   *testutil.SafeBuffer
+	done   chan error
 }
 
 // startServer runs a server process with env on top of the test's
 // environment and waits for /healthz.
 func startServer(t *testing.T, env map[string]string) *server {
 	t.Helper()
-	addr := testutil.FreeAddr(t)
+	addr := env["ADDR"] // a test that needs the address in BASE_URL chooses it
+	if addr == "" {
+		addr = testutil.FreeAddr(t)
+	}
 	vars := []string{"LATCHKEY_TEST_SERVER=1", "ADDR=" + addr, "SESSION_SECRET=" + testutil.TestSecret}
-	if _, ok := env["BASE_URL"]; !ok {
+	health := "http://" + addr + "/healthz"
+	if base, ok := env["BASE_URL"]; !ok {
 		vars = append(vars, "BASE_URL=http://"+addr)
+	} else if u, err := url.Parse(base); err == nil {
+		health = "http://" + addr + strings.TrimSuffix(u.Path, "/") + "/healthz"
 	}
 	for k, v := range env {
 		vars = append(vars, k+"="+v)
 	}
-	s := &server{t: t, URL: "http://" + addr, env: vars, logs: &testutil.SafeBuffer{}}
+	s := &server{t: t, URL: "http://" + addr, health: health, env: vars, logs: &testutil.SafeBuffer{}}
 	s.start()
 	t.Cleanup(func() {
 		s.kill()
@@ -81,7 +90,7 @@ func (s *server) start() {
 	go func() { s.done <- cmd.Wait() }()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := http.Get(s.URL + "/healthz")
+		resp, err := http.Get(s.health)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {

@@ -166,13 +166,11 @@ func LoadConfig(getenv func(string) string) (*Config, error) {
 	}
 	// Dev mode's default origin follows ADDR, so that changing the port
 	// alone still emails links that work.
-	base, err := url.Parse(str("BASE_URL", devBaseURL(cfg.Addr)))
-	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" ||
-		base.User != nil || base.RawQuery != "" || base.Fragment != "" || (base.Path != "" && base.Path != "/") {
-		errs = append(errs, errors.New("BASE_URL: must be an origin like https://accounts.example.com (scheme and host only)"))
+	base, err := parseBaseURL(str("BASE_URL", devBaseURL(cfg.Addr)))
+	if err != nil {
+		errs = append(errs, err)
 		base = &url.URL{Scheme: "http", Host: "localhost:8080"}
 	}
-	base.Path = ""
 	cfg.BaseURL = base
 	if !strings.HasPrefix(cfg.DatabaseURL, "sqlite:") && !strings.HasPrefix(cfg.DatabaseURL, "postgres://") &&
 		!strings.HasPrefix(cfg.DatabaseURL, "postgresql://") {
@@ -289,6 +287,60 @@ func dnsLabel(l string) bool {
 		}
 	}
 	return true
+}
+
+// BasePath is BASE_URL's path prefix ("/latchkey"), or "" when Latchkey
+// has its origin to itself: every route lives under it (SPEC §7).
+func (c *Config) BasePath() string { return c.BaseURL.Path }
+
+// parseBaseURL reads BASE_URL: an http(s) origin, optionally with a path
+// prefix (https://example.com/latchkey, SPEC §7), returned with the
+// prefix normalised (no trailing slash; "" for none).
+func parseBaseURL(raw string) (*url.URL, error) {
+	base, err := url.Parse(raw)
+	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" || base.Opaque != "" ||
+		base.User != nil || base.RawQuery != "" || base.ForceQuery || base.Fragment != "" || strings.ContainsAny(raw, "?#") {
+		return nil, errors.New("BASE_URL: must be an origin like https://accounts.example.com, optionally with a path prefix " +
+			"like https://example.com/latchkey (no user, query or fragment)")
+	}
+	prefix, err := basePath(base)
+	if err != nil {
+		return nil, fmt.Errorf("BASE_URL: %w", err)
+	}
+	base.Path, base.RawPath = prefix, ""
+	return base, nil
+}
+
+// basePath checks and normalises BASE_URL's path. The prefix is written
+// into routes, links, redirects and emails as it is, so it is kept to
+// characters that mean the same thing everywhere: no percent-encoding
+// (the raw and decoded paths must be one string), no empty, "." or ".."
+// segments (which browsers and proxies rewrite).
+func basePath(u *url.URL) (string, error) {
+	p := strings.TrimSuffix(u.Path, "/")
+	if p == "" {
+		return "", nil
+	}
+	if u.RawPath != "" || !strings.HasPrefix(p, "/") {
+		return "", fmt.Errorf("path %q must be plain /segments of letters, digits and - . _ ~", u.EscapedPath())
+	}
+	for _, seg := range strings.Split(p[1:], "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return "", fmt.Errorf("path %q has an empty, . or .. segment", p)
+		}
+		for _, r := range seg {
+			if !isUnreserved(r) {
+				return "", fmt.Errorf("path %q must be plain /segments of letters, digits and - . _ ~", p)
+			}
+		}
+	}
+	return p, nil
+}
+
+// isUnreserved reports whether r is one of RFC 3986's unreserved
+// characters, which need no escaping anywhere in a URL or in HTML.
+func isUnreserved(r rune) bool {
+	return r < 0x80 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-._~", r))
 }
 
 // devBaseURL is BASE_URL's default: this server as a browser on the same

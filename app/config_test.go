@@ -24,7 +24,7 @@ func TestConfig(t *testing.T) {
 		{"RESET_TTL": "soon"},
 		{"RESET_TTL": "-1h"},
 		{"BASE_URL": "ftp://x"},
-		{"BASE_URL": "https://x.example/path"},
+		{"BASE_URL": "http://x.example/a/../b"}, // a path prefix, but not a plain one (TestBaseURLPath)
 		{"DATABASE_URL": "mysql://x"},
 		{"LOG_FORMAT": "xml"},
 		{"TRUSTED_PROXIES": "10.0.0.1"},
@@ -209,5 +209,71 @@ func TestCookieDomainConfig(t *testing.T) {
 				t.Errorf("%v: error %q does not name %q", c.env, err, m)
 			}
 		}
+	}
+}
+
+// BASE_URL may carry a path prefix (SPEC §7): kept in BaseURL, normalised,
+// exposed as BasePath; anything a browser or proxy would rewrite, or that
+// would need escaping, is a start-up error.
+func TestBaseURLPath(t *testing.T) {
+	good := []struct{ in, url, path string }{
+		{"http://localhost:8080", "http://localhost:8080", ""},
+		{"http://localhost:8080/", "http://localhost:8080", ""},
+		{"http://localhost:8080/latchkey", "http://localhost:8080/latchkey", "/latchkey"},
+		{"http://localhost:8080/latchkey/", "http://localhost:8080/latchkey", "/latchkey"},
+		{"http://example.test/auth/latch-key_2.v~1", "http://example.test/auth/latch-key_2.v~1", "/auth/latch-key_2.v~1"},
+		{"http://EXAMPLE.test/Latchkey", "http://EXAMPLE.test/Latchkey", "/Latchkey"},
+	}
+	for _, c := range good {
+		t.Run("good "+c.in, func(t *testing.T) {
+			cfg, err := app.LoadConfig(env(map[string]string{"BASE_URL": c.in}))
+			if err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+			if cfg.BaseURL.String() != c.url || cfg.BasePath() != c.path {
+				t.Errorf("BaseURL %q, BasePath %q; want %q, %q", cfg.BaseURL, cfg.BasePath(), c.url, c.path)
+			}
+			if !cfg.DevMode() {
+				t.Errorf("http BASE_URL with a path is production")
+			}
+		})
+	}
+	bad := []string{
+		"http://localhost:8080/latchkey?x=1",
+		"http://localhost:8080/latchkey?",
+		"http://localhost:8080/latchkey#top",
+		"http://localhost:8080/latchkey#",
+		"http://localhost:8080//latchkey",
+		"http://localhost:8080/latchkey//x",
+		"http://localhost:8080//",
+		"http://localhost:8080/a/../latchkey",
+		"http://localhost:8080/..",
+		"http://localhost:8080/./latchkey",
+		"http://localhost:8080/l%61tchkey",
+		"http://localhost:8080/latch%2Fkey",
+		"http://localhost:8080/latch key",
+		"http://localhost:8080/latch%20key",
+		"http://localhost:8080/lätchkey",
+		"http://localhost:8080/latch;key",
+		"http://localhost:8080/latch'key",
+		"http://localhost:8080/latch\\key",
+		"http://user@localhost:8080/latchkey",
+		"localhost:8080/latchkey",
+		"/latchkey",
+	}
+	for _, in := range bad {
+		t.Run("bad "+in, func(t *testing.T) {
+			if cfg, err := app.LoadConfig(env(map[string]string{"BASE_URL": in})); err == nil {
+				t.Errorf("accepted as %q (prefix %q)", cfg.BaseURL, cfg.BasePath())
+			} else if !strings.Contains(err.Error(), "BASE_URL") {
+				t.Errorf("error does not name BASE_URL: %v", err)
+			}
+		})
+	}
+	// The production rule compares the scheme only: a path changes nothing.
+	prod, err := app.LoadConfig(env(map[string]string{"BASE_URL": "https://example.com/latchkey", "SESSION_SECRET": strings.Repeat("s", 32),
+		"SMTP_URL": "smtp://mail.example.com:587"}))
+	if err != nil || !prod.Production() || prod.BasePath() != "/latchkey" || prod.BaseURL.Host != "example.com" {
+		t.Errorf("https BASE_URL with a path: %v %+v", err, prod)
 	}
 }

@@ -66,7 +66,7 @@ func (h *Handler) revokeSession(c echo.Context) error {
 	if err := h.setFlash(c, "success", "That device has been signed out."); err != nil {
 		return err
 	}
-	return redirect(c, "/account")
+	return redirect(c, h.path("/account"))
 }
 
 func (h *Handler) revokeOtherSessions(c echo.Context) error {
@@ -77,7 +77,7 @@ func (h *Handler) revokeOtherSessions(c echo.Context) error {
 	if err := h.setFlash(c, "success", "Every other device has been signed out."); err != nil {
 		return err
 	}
-	return redirect(c, "/account")
+	return redirect(c, h.path("/account"))
 }
 
 // stamp formats a time for the account page.

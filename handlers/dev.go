@@ -176,7 +176,7 @@ func (h *Handler) devStyleguideError(c echo.Context) error {
 func (h *Handler) devStyleguideForbidden(c echo.Context) error {
 	for _, f := range views.StyleguideForbidden {
 		if f.Reason == c.Param("reason") {
-			f.Link, f.Stylesheet = h.fa.base+f.Link, h.fa.stylesheet
+			f.Link, f.Stylesheet = h.absURL(f.Link), h.fa.stylesheet
 			return h.render(c, http.StatusOK, views.ForbiddenPage(f))
 		}
 	}

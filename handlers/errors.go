@@ -59,7 +59,7 @@ func (h *Handler) handleError(err error, c echo.Context) {
 		status = 499
 		if !errors.Is(err, context.Canceled) {
 			h.log.WarnContext(c.Request().Context(), "request failed after the client left",
-				"path", c.Request().URL.Path, "err", err)
+				"path", h.requestPath(c), "err", err)
 		}
 	default:
 		if h.databaseDown(c.Request().Context()) {
@@ -71,7 +71,7 @@ func (h *Handler) handleError(err error, c echo.Context) {
 			level = slog.LevelWarn
 		}
 		h.log.Log(c.Request().Context(), level, "request failed",
-			"path", c.Request().URL.Path, "status", status, "err", err)
+			"path", h.requestPath(c), "status", status, "err", err)
 	}
 	if status != 499 && clientGone(c) {
 		// The client left before its answer was ready: whatever the

@@ -27,8 +27,10 @@ import (
 type Deps struct {
 	Store *models.Store
 	Log   *slog.Logger
-	// BaseURL is the public origin: the only source of hosts in emailed
-	// links, and a trusted origin for cross-origin checks.
+	// BaseURL is the public origin, optionally with a path prefix under
+	// which every route lives (SPEC §7): the only source of hosts in
+	// emailed links, and (scheme and host) a trusted origin for
+	// cross-origin checks.
 	BaseURL *url.URL
 	// Secret is SESSION_SECRET; purpose keys are derived from it.
 	Secret []byte
@@ -60,6 +62,7 @@ type Handler struct {
 	store    *models.Store
 	log      *slog.Logger
 	baseURL  *url.URL
+	basePath string // BASE_URL's path prefix ("/latchkey" or ""): stripBase, path
 	secure   bool
 	devMode  bool
 	mailbox  *mail.Mailbox
@@ -92,7 +95,7 @@ func New(d Deps) (*Handler, error) {
 	}
 	secure := d.BaseURL.Scheme == "https"
 	h := &Handler{
-		store: d.Store, log: d.Log, baseURL: d.BaseURL, secure: secure,
+		store: d.Store, log: d.Log, baseURL: d.BaseURL, basePath: strings.TrimSuffix(d.BaseURL.Path, "/"), secure: secure,
 		devMode: d.DevMode, mailbox: d.Mailbox, assets: assets,
 		proxies: d.TrustedProxies, maxBody: d.MaxBodyBytes, version: d.Version,
 		devices: models.NewDeviceCookies(d.Secret),
@@ -109,7 +112,7 @@ func New(d Deps) (*Handler, error) {
 	// governs the /dev routes, which tests switch off on http servers.)
 	h.returnTo = returnto.Rule{Host: strings.ToLower(d.BaseURL.Hostname()), CookieDomain: d.CookieDomain, AllowHTTP: !secure}
 	h.sessions = newDBStore(d.Store, secure, d.CookieDomain)
-	h.fa = newForwardAuth(d, h.assets.urls.CSS)
+	h.fa = newForwardAuth(d, h.absURL, h.assets.urls.CSS)
 	h.visitor = newVisitorStore(d.Secret, secure, d.Store.ResetTTL())
 	h.cop = http.NewCrossOriginProtection()
 	if err := h.cop.AddTrustedOrigin(d.BaseURL.Scheme + "://" + d.BaseURL.Host); err != nil {
@@ -129,12 +132,22 @@ func (h *Handler) Echo() *echo.Echo {
 	e.HTTPErrorHandler = h.handleError
 	e.IPExtractor = h.ipExtractor()
 
-	e.Use(h.requestID, h.logRequests, h.recoverPanics, h.securityHeaders, h.crossOrigin, h.limitBody, h.loadSession)
+	mw := []echo.MiddlewareFunc{h.requestID, h.logRequests, h.recoverPanics, h.securityHeaders}
+	if h.basePath != "" {
+		// Routes are mounted under BASE_URL's path: stripBase routes
+		// /latchkey/account as /account, and a request outside the
+		// prefix gets the 404 page with every header (outsideBase).
+		e.Pre(h.stripBase)
+		mw = append(mw, h.outsideBase)
+	}
+	e.Use(append(mw, h.crossOrigin, h.limitBody, h.loadSession)...)
 	if h.devMode {
 		// Last, so a refusal is the 404 of a route that does not exist.
 		e.Use(h.devLoopbackOnly)
 	}
 
+	// Every path below is under BASE_URL's path prefix, if it has one
+	// (stripBase): /latchkey/healthz, /latchkey/assets/…, /latchkey/account.
 	e.GET("/", h.home)
 	e.GET("/healthz", h.healthz)
 	e.GET("/readyz", h.readyz)

@@ -25,7 +25,7 @@ var loginView = formView[views.LoginForm]{title: "Sign in", fragment: views.Logi
 func (h *Handler) loginPage(c echo.Context) error {
 	rd := h.returnTarget(queryOne(c, "rd"))
 	if currentSession(c) != nil {
-		return redirect(c, cmp.Or(rd, "/account"))
+		return redirect(c, cmp.Or(rd, h.path("/account")))
 	}
 	return h.renderShared(c, "login", func() templ.Component {
 		f := views.LoginForm{Next: safeNext(c.QueryParam("next")), Rd: rd}
@@ -109,7 +109,7 @@ func (h *Handler) login(c echo.Context) error {
 	}
 	h.setDeviceCookie(c, acc.Email)
 	// rd wins over next: both are checked, rd is the forward-auth return.
-	return redirect(c, cmp.Or(in.rd, in.next, "/account"))
+	return redirect(c, cmp.Or(in.rd, in.next, h.path("/account")))
 }
 
 // safeNext accepts only local absolute paths: no scheme, no host, no

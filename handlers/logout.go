@@ -33,7 +33,7 @@ func (h *Handler) logout(c echo.Context) error {
 	if rd != "" {
 		return redirect(c, rd)
 	}
-	return redirect(c, "/")
+	return redirect(c, h.path("/"))
 }
 
 // logoutTarget reads the sign-out's rd: the form field, or else the

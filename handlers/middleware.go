@@ -44,7 +44,7 @@ func (h *Handler) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		// LogAttrs: typed attributes, no boxing; this runs on every request.
 		h.log.LogAttrs(c.Request().Context(), level, "request",
 			slog.String("method", c.Request().Method),
-			slog.String("path", c.Request().URL.Path),
+			slog.String("path", h.requestPath(c)),
 			slog.Int("status", status),
 			slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
 			slog.String("ip", c.RealIP()),

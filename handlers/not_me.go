@@ -54,5 +54,5 @@ func (h *Handler) notMe(c echo.Context) error {
 	if err := h.setFlash(c, "success", msg); err != nil {
 		return err
 	}
-	return redirect(c, "/account/login")
+	return redirect(c, h.path("/account/login"))
 }

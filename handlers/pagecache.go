@@ -84,7 +84,7 @@ func (h *Handler) renderShared(c echo.Context, key string, build func() templ.Co
 	h.cache.mu.RUnlock()
 	if !ok {
 		var buf bytes.Buffer
-		if err := build().Render(c.Request().Context(), &buf); err != nil {
+		if err := build().Render(h.viewContext(c), &buf); err != nil {
 			return err
 		}
 		page = newSharedPage(buf.Bytes())

@@ -88,5 +88,5 @@ func (h *Handler) changePassword(c echo.Context) error {
 	if err := h.setFlash(c, "success", "Your password has been changed. Other devices have been signed out."); err != nil {
 		return err
 	}
-	return redirect(c, "/account")
+	return redirect(c, h.path("/account"))
 }

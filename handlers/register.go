@@ -24,7 +24,7 @@ var registerView = formView[views.RegisterForm]{title: "Create an account", frag
 func (h *Handler) registerPage(c echo.Context) error {
 	rd := h.returnTarget(queryOne(c, "rd"))
 	if currentSession(c) != nil {
-		return redirect(c, cmp.Or(rd, "/account"))
+		return redirect(c, cmp.Or(rd, h.path("/account")))
 	}
 	return h.renderShared(c, "register", func() templ.Component {
 		return registerView.fullPage(h, c, views.RegisterForm{Rd: rd})
@@ -99,5 +99,5 @@ func (h *Handler) register(c echo.Context) error {
 	if err := h.setFlash(c, "success", "Welcome! Your account is ready."); err != nil {
 		return err
 	}
-	return redirect(c, "/account")
+	return redirect(c, h.path("/account"))
 }

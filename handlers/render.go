@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -21,10 +22,30 @@ func (h *Handler) render(c echo.Context, status int, comp templ.Component) error
 			templ.ReleaseBuffer(buf)
 		}
 	}()
-	if err := comp.Render(c.Request().Context(), buf); err != nil {
+	if err := comp.Render(h.viewContext(c), buf); err != nil {
 		return err
 	}
 	return writeHTML(c, status, buf.Bytes())
+}
+
+// viewContext is the context views render in: the request's, with
+// BASE_URL's path prefix for the templates' path helper.
+func (h *Handler) viewContext(c echo.Context) context.Context {
+	return views.WithBasePath(c.Request().Context(), h.basePath)
+}
+
+// path is the URL path of one of Latchkey's own routes ("/account") under
+// BASE_URL's path prefix ("/latchkey/account"; the route itself without
+// one). Every redirect, HX-Redirect, next default and link a handler
+// builds goes through it; templates have their own (views' path), and
+// view-model fields hold routes, which the templates prefix.
+func (h *Handler) path(route string) string { return h.basePath + route }
+
+// absURL is the absolute URL of one of Latchkey's own routes, on BASE_URL
+// ("https://example.com/latchkey/account/login"): for Location headers
+// and links that leave this origin.
+func (h *Handler) absURL(route string) string {
+	return h.baseURL.Scheme + "://" + h.baseURL.Host + h.path(route)
 }
 
 // Header values every HTML answer shares (see one).
@@ -90,7 +111,8 @@ func isFragment(c echo.Context) bool {
 
 // redirect ends a successful form post: 303 for plain posts, HX-Redirect
 // for htmx (fetch would silently follow a 303 and swap the next page into
-// the form).
+// the form). to is a URL as the browser must see it: h.path("/account")
+// for Latchkey's own pages, or an already checked next or rd.
 func redirect(c echo.Context, to string) error {
 	if c.Request().Header.Get("HX-Request") == "true" {
 		c.Response().Header().Set("HX-Redirect", to)

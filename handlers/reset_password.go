@@ -38,7 +38,7 @@ func (h *Handler) resetPage(c echo.Context) error {
 		// The answer sets the cookie that now stands for the code: no
 		// cache may keep it (or replay it to someone else).
 		c.Response().Header().Set("Cache-Control", "no-store")
-		return c.Redirect(http.StatusSeeOther, "/account/reset-password")
+		return c.Redirect(http.StatusSeeOther, h.path("/account/reset-password"))
 	}
 	hash := h.pendingReset(c)
 	if hash == "" {
@@ -108,7 +108,7 @@ func (h *Handler) resetPassword(c echo.Context) error {
 	sess.Values[keyFlashKind] = "success"
 	sess.Values[keyFlashMsg] = resetDone
 	h.saveVisitor(c, sess)
-	return redirect(c, "/account/login")
+	return redirect(c, h.path("/account/login"))
 }
 
 // pendingReset returns the code hash the visitor cookie remembers.

@@ -181,9 +181,10 @@ func (h *Handler) requireSignedIn(next echo.HandlerFunc) echo.HandlerFunc {
 		if _, ok := auth.SessionFrom(c.Request().Context()); ok {
 			return next(c)
 		}
-		to := "/account/login"
+		to := h.path("/account/login")
 		if r := c.Request(); r.Method == http.MethodGet && r.URL.Path != "/account" {
-			to += "?next=" + r.URL.Path
+			// next is a path on the origin: the page's, prefix included.
+			to += "?next=" + h.path(r.URL.Path)
 		}
 		return redirect(c, to)
 	}

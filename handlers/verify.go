@@ -41,8 +41,7 @@ func boolHeader(b bool) []string {
 
 // forwardAuth is what the forward-auth routes need, built once.
 type forwardAuth struct {
-	// base is BASE_URL without a trailing slash; signIn its sign-in page.
-	base   string
+	// signIn is the sign-in page's absolute URL (h.absURL).
 	signIn string
 	// stylesheet is the absolute URL of the stylesheet, for the 403 page.
 	stylesheet string
@@ -53,10 +52,12 @@ type forwardAuth struct {
 	requireMFA      bool
 }
 
-func newForwardAuth(d Deps, css string) forwardAuth {
-	base := strings.TrimSuffix(d.BaseURL.String(), "/")
+// newForwardAuth builds the forward-auth settings; absURL is h.absURL
+// (Latchkey's absolute URLs, under BASE_URL's path prefix) and css the
+// stylesheet's route.
+func newForwardAuth(d Deps, absURL func(string) string, css string) forwardAuth {
 	return forwardAuth{
-		base: base, signIn: base + "/account/login", stylesheet: base + css,
+		signIn: absURL("/account/login"), stylesheet: absURL(css),
 		httpOrigins:     d.BaseURL.Scheme != "https",
 		requireVerified: d.RequireVerifiedEmail, requireMFA: d.RequireMFA,
 	}
@@ -134,7 +135,7 @@ type refusedAnswer struct {
 // where. Never a redirect: sending it to sign in again would loop.
 func (h *Handler) verifyRefused(c echo.Context, reason string) error {
 	vm := views.ForbiddenCopy[reason]
-	vm.Link = h.fa.base + vm.Link
+	vm.Link = h.absURL(vm.Link)
 	r := c.Request()
 	if !browserNavigation(r, originalRequest(r, h.fa.httpOrigins).method) {
 		return c.JSON(http.StatusForbidden, refusedAnswer{Error: reason, Message: vm.Message, URL: vm.Link})

@@ -3,13 +3,15 @@
 // transactions that queue the mail (models.RequestReset, CompleteReset,
 // SetPassword, ConfirmNotMe), so models never imports views; the web
 // handlers and the command line use the same ones. Every link it writes
-// is on BASE_URL, never on a request's Host header.
+// is on BASE_URL (under its path prefix, if it has one), never on a
+// request's Host header.
 package notify
 
 import (
 	"context"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/a-h/templ"
@@ -93,10 +95,12 @@ func Samples(ctx context.Context, baseURL *url.URL, resetTTL time.Duration) (map
 	return map[string]models.Message{"reset": reset, "changed": changed}, nil
 }
 
-// link builds an absolute URL on baseURL.
+// link builds an absolute URL of a Latchkey route on baseURL, under its
+// path prefix if it has one (https://example.com/latchkey/account/…).
 func link(baseURL *url.URL, path string, query url.Values) string {
 	u := *baseURL
-	u.Path = path
+	u.Path = strings.TrimSuffix(baseURL.Path, "/") + path
+	u.RawPath = ""
 	u.RawQuery = query.Encode()
 	u.Fragment = ""
 	return u.String()

@@ -104,3 +104,42 @@ func TestHumanDuration(t *testing.T) {
 		})
 	}
 }
+
+// TestLinksKeepBasePath: with a path prefix in BASE_URL (SPEC §7) every
+// emailed link lives under it, in the text and the HTML part alike.
+func TestLinksKeepBasePath(t *testing.T) {
+	for _, prefix := range []string{"/latchkey", "/latchkey/"} { // config normalises; link must not depend on it
+		t.Run(prefix, func(t *testing.T) {
+			prefixed := &url.URL{Scheme: "https", Host: "example.com", Path: prefix}
+			reset, err := Reset(context.Background(), prefixed)(models.ResetMail{
+				Email: "bo@example.com", Code: "abc-DEF_123", ExpiresAt: time.Now().Add(time.Hour),
+				Client: models.Client{IP: "192.0.2.1", UserAgent: "curl/8.0"},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			changed, err := Changed(context.Background(), prefixed)(models.ChangedMail{
+				Account: &models.Account{Email: "bo@example.com"}, When: time.Now(), How: models.ChangedBySelf, NotMeToken: "tok",
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range []struct{ part, link string }{
+				{reset.Text, "https://example.com/latchkey/account/reset-password?code=abc-DEF_123"},
+				{reset.HTML, "https://example.com/latchkey/account/reset-password?code=abc-DEF_123"},
+				{reset.Text, "https://example.com/latchkey/account/forgot-password"},
+				{changed.Text, "https://example.com/latchkey/account/not-me?token=tok"},
+				{changed.HTML, "https://example.com/latchkey/account/not-me?token=tok"},
+			} {
+				if !strings.Contains(want.part, want.link) {
+					t.Errorf("email lacks %s:\n%s", want.link, want.part)
+				}
+			}
+			for _, part := range []string{reset.Text, reset.HTML, changed.Text, changed.HTML} {
+				if strings.Contains(part, "example.com/account/") || strings.Contains(part, "latchkey//") {
+					t.Errorf("a link outside the prefix:\n%s", part)
+				}
+			}
+		})
+	}
+}

@@ -1,10 +1,14 @@
 // Package views holds every page, fragment and email as templ components.
 // Components take the plain view-model structs below; nothing here knows
 // about HTTP, the database or sessions, so a designer can change any page
-// by editing a .templ file and assets/app.css.
+// by editing a .templ file and assets/app.css. Every URL of Latchkey a
+// template writes goes through path(ctx, …), which adds BASE_URL's path
+// prefix (see paths.go).
 package views
 
-// Assets are the content-hashed URLs of the static files.
+// Assets are the content-hashed routes of the static files
+// ("/assets/app.1a2b3c4d5e6f.css"); templates write them through path(ctx, …)
+// like every route of ours.
 type Assets struct {
 	CSS  string
 	HTMX string
@@ -145,7 +149,8 @@ type ErrorPage struct {
 	Status  int
 	Title   string
 	Message string
-	// Link and LinkText offer a way on (for example "Ask for a new link").
+	// Link and LinkText offer a way on (for example "Ask for a new link");
+	// Link is a route, written through path(ctx, …).
 	Link     string
 	LinkText string
 }
@@ -164,7 +169,8 @@ type MailboxMessage struct {
 	To      string
 	Subject string
 	Text    string
-	// HTMLURL shows the HTML part on its own page.
+	// HTMLURL shows the HTML part on its own page (a route, written
+	// through path(ctx, …)).
 	HTMLURL string
 }
 

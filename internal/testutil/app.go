@@ -28,7 +28,12 @@ import (
 // App is a running Latchkey: real database, real SMTP delivery through the
 // outbox worker, real HTTP.
 type App struct {
-	URL    string
+	// URL is where Latchkey's routes are: the server's origin, plus
+	// BASE_URL's path prefix if it has one (WithBasePath), so that
+	// Browser paths ("/account/login") work with or without a prefix.
+	URL string
+	// Origin is the server's origin alone (scheme, host and port).
+	Origin string
 	DB     *bun.DB
 	Store  *models.Store
 	Clock  *Clock
@@ -51,6 +56,7 @@ type appConfig struct {
 	devMailbox     bool
 	db             *bun.DB
 	baseURL        string
+	basePath       string
 	logTo          io.Writer
 	secret         string
 	smtpURL        string
@@ -74,6 +80,11 @@ func WithBaseURL(u string) AppOption { return func(c *appConfig) { c.baseURL = u
 
 // WithCookieDomain sets COOKIE_DOMAIN (BASE_URL's host must be inside it).
 func WithCookieDomain(d string) AppOption { return func(c *appConfig) { c.cookieDomain = d } }
+
+// WithBasePath serves Latchkey under a path prefix: BASE_URL is the test
+// server's own origin plus prefix ("http://127.0.0.1:PORT/latchkey", SPEC
+// §7). App.URL includes the prefix; App.Origin does not.
+func WithBasePath(prefix string) AppOption { return func(c *appConfig) { c.basePath = prefix } }
 
 // WithDB runs the app on an already opened, migrated database (for
 // example one reached through a Proxy).
@@ -237,7 +248,7 @@ func StartApp(t testing.TB, dialect string, opts ...AppOption) *App {
 	}
 	t.Cleanup(func() { _ = ln.Close() }) // if build fails; closed twice is harmless
 	if c.baseURL == "" {
-		c.baseURL = "http://" + ln.Addr().String()
+		c.baseURL = "http://" + ln.Addr().String() + c.basePath
 	}
 	logs := &SafeBuffer{}
 	a := c.build(t, clock, ln.Addr().String(), logs)
@@ -254,7 +265,11 @@ func StartApp(t testing.TB, dialect string, opts ...AppOption) *App {
 		cancel()
 		<-done
 	})
-	return &App{URL: srv.URL, DB: c.db, Store: a.Store(), Clock: clock, SMTP: smtpSrv, Worker: a.Worker(), Server: srv, Logs: logs, Mailbox: a.Mailbox()}
+	prefix := ""
+	if u, err := url.Parse(c.baseURL); err == nil {
+		prefix = strings.TrimSuffix(u.Path, "/")
+	}
+	return &App{URL: srv.URL + prefix, Origin: srv.URL, DB: c.db, Store: a.Store(), Clock: clock, SMTP: smtpSrv, Worker: a.Worker(), Server: srv, Logs: logs, Mailbox: a.Mailbox()}
 }
 
 // RepoPath returns a path inside the repository, from any package's tests.
