@@ -240,8 +240,11 @@ func TestBasePathJourney(t *testing.T) {
 		wantRedirect(t, "sign in with next", b.Post("/account/login",
 			url.Values{"email": {email}, "password": {third}, "next": {prefix + "/account/password"}}), prefix+"/account/password")
 		wantRedirect(t, "signed-in visitor at the sign-in page", b.Get("/account/login"), prefix+"/account")
+		// The origin check compares scheme and host: the page's Origin
+		// (no path) is BASE_URL's.
 		fresh := app.NewBrowser(t)
-		wantRedirect(t, "sign in", fresh.Post("/account/login", url.Values{"email": {email}, "password": {third}}), prefix+"/account")
+		wantRedirect(t, "sign in", fresh.Post("/account/login", url.Values{"email": {email}, "password": {third}},
+			"Origin", app.Origin, "Sec-Fetch-Site", "same-origin"), prefix+"/account")
 		if r := app.NewBrowser(t).Post("/account/login", url.Values{"email": {email}, "password": {third}}, htmx...); r.Header.Get("HX-Redirect") != prefix+"/account" {
 			t.Errorf("htmx sign in: HX-Redirect %q", r.Header.Get("HX-Redirect"))
 		}
