@@ -56,8 +56,8 @@ type browser struct {
 }
 
 // startBrowser launches Chromium with a fresh profile, closed when the
-// test ends.
-func startBrowser(t *testing.T, app *testutil.App) *browser {
+// test ends; extra adds command-line flags (e.g. host-resolver-rules).
+func startBrowser(t *testing.T, app *testutil.App, extra ...chromedp.ExecAllocatorOption) *browser {
 	t.Helper()
 	requireChromium(t)
 	opts := []chromedp.ExecAllocatorOption{
@@ -80,6 +80,7 @@ func startBrowser(t *testing.T, app *testutil.App) *browser {
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(desktopWidth, desktopHeight),
 	}
+	opts = append(opts, extra...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	bctx, cancelBrowser := chromedp.NewContext(actx)
 	// Cancelling the allocator waits for Chromium to exit, before the
