@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/url"
-	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -67,8 +66,7 @@ func protectedApp(t *testing.T, shape proxytest.Shape, withJS bool) {
 	if st := p.open(target); st != http.StatusOK {
 		p.fatalf("opening the app: %d", st)
 	}
-	signIn := e.LatchkeyURL + "/account/login?rd=" + url.QueryEscape(target)
-	p.requireHref(signIn)
+	p.requireSignIn(e, target)
 	p.shoot("sign-in")
 
 	// Sign in: back on the page first asked for, which shows who it is.
@@ -85,7 +83,7 @@ func protectedApp(t *testing.T, shape proxytest.Shape, withJS bool) {
 	// browser back to the app, which sends it to sign in again.
 	p.clickAndLeave("the app's sign-out button", `[data-testid="app-logout"]`)
 	back := e.AppURL + "/"
-	p.requireHref(e.LatchkeyURL + "/account/login?rd=" + url.QueryEscape(back))
+	p.requireSignIn(e, back)
 	p.loaded("signing out")
 	if p.exists(`[data-testid="logout"]`) {
 		p.fatalf("Latchkey still shows a signed-in navigation after signing out")
@@ -94,7 +92,7 @@ func protectedApp(t *testing.T, shape proxytest.Shape, withJS bool) {
 	if st := p.open(back); st != http.StatusOK {
 		p.fatalf("opening the app after signing out: %d", st)
 	}
-	p.requireHref(e.LatchkeyURL + "/account/login?rd=" + url.QueryEscape(back))
+	p.requireSignIn(e, back)
 }
 
 // clickAndLeave clicks and waits for the page load the click causes,
@@ -113,7 +111,20 @@ func (p *tab) clickAndLeave(what, sel string) {
 // requireHref checks the whole address the tab is at.
 func (p *tab) requireHref(want string) {
 	p.t.Helper()
-	if got := eval[string](p, `location.href`); got != want && !strings.EqualFold(got, want) {
+	if got := eval[string](p, `location.href`); got != want {
 		p.fatalf("at %s, want %s", got, want)
+	}
+}
+
+// requireSignIn checks that the tab is on Latchkey's sign-in page with rd.
+func (p *tab) requireSignIn(e *proxytest.Env, rd string) {
+	p.t.Helper()
+	href := eval[string](p, `location.href`)
+	u, err := url.Parse(href)
+	if err != nil || u.Scheme+"://"+u.Host+u.Path != e.LatchkeyURL+"/account/login" || u.Query().Get("rd") != rd {
+		p.fatalf("at %s, want %s/account/login with rd=%s", href, e.LatchkeyURL, rd)
+	}
+	if !p.exists("#login-form") {
+		p.fatalf("no sign-in form at %s", href)
 	}
 }

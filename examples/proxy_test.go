@@ -7,6 +7,7 @@
 package examples_test
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
@@ -63,23 +64,24 @@ var publicID = regexp.MustCompile(`^[0-9a-f]{32}$`)
 func forwardAuth(t *testing.T, e *proxytest.Env, kind proxytest.Kind) {
 	c := &client{t: t, http: e.Client()}
 	target := e.AppURL + "/reports?year=2025&q=a%20b"
-	signIn := e.LatchkeyURL + "/account/login?rd=" + url.QueryEscape(target)
 
 	// Signed out: a browser navigation is sent to sign in, rd = where it
 	// was going; the forged headers never reach the app.
 	resp := c.get(target, append([]string{"Accept", "text/html,application/xhtml+xml"}, forged...)...)
-	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != signIn {
-		t.Fatalf("signed out: %d Location %q, want 302 to %s\n%s", resp.StatusCode, resp.Header.Get("Location"), signIn, resp.Body)
-	}
+	signIn := requireSignIn(t, "signed out", resp, http.StatusFound, e, target)
 	if n := e.Upstream.Count(); n != 0 {
 		t.Fatalf("signed out: the app received %d requests, want none", n)
 	}
 	if kind == proxytest.Caddy {
 		// An API call is told so, in JSON, with the same sign-in URL.
 		resp = c.get(target, append([]string{"Accept", "application/json"}, forged...)...)
-		if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("Location") != signIn ||
-			!strings.Contains(resp.Body, `"error":"signed_out"`) {
-			t.Fatalf("signed out, API call: %d Location %q body %s", resp.StatusCode, resp.Header.Get("Location"), resp.Body)
+		requireSignIn(t, "signed out, API call", resp, http.StatusUnauthorized, e, target)
+		var body struct {
+			Error  string `json:"error"`
+			SignIn string `json:"sign_in"`
+		}
+		if err := json.Unmarshal([]byte(resp.Body), &body); err != nil || body.Error != "signed_out" || body.SignIn != signIn {
+			t.Fatalf("signed out, API call: body %s (%v), want signed_out and sign_in %s", resp.Body, err, signIn)
 		}
 		if n := e.Upstream.Count(); n != 0 {
 			t.Fatalf("signed out API call: the app received %d requests, want none", n)
@@ -153,22 +155,28 @@ func forwardAuth(t *testing.T, e *proxytest.Env, kind proxytest.Kind) {
 		t.Fatalf("sign out: %d Location %q, want 303 to %s\n%s", resp.StatusCode, resp.Header.Get("Location"), back, resp.Body)
 	}
 	before := e.Upstream.Count()
-	resp = c.get(back, forged...)
-	wantLogin := e.LatchkeyURL + "/account/login?rd=" + url.QueryEscape(back)
-	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != wantLogin {
-		t.Fatalf("after sign-out: %d Location %q, want 302 to %s", resp.StatusCode, resp.Header.Get("Location"), wantLogin)
-	}
+	requireSignIn(t, "after sign-out", c.get(back, forged...), http.StatusFound, e, back)
 	// The old cookie, replayed by someone who copied it, is refused too:
 	// the session is over, not just forgotten by this browser.
 	thief := &client{t: t, http: e.Client()}
 	thief.http.Jar.SetCookies(appURL, stolen)
-	resp = thief.get(back, forged...)
-	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != wantLogin {
-		t.Fatalf("replayed cookie after sign-out: %d Location %q, want 302 to %s", resp.StatusCode, resp.Header.Get("Location"), wantLogin)
-	}
+	requireSignIn(t, "replayed cookie after sign-out", thief.get(back, forged...), http.StatusFound, e, back)
 	if n := e.Upstream.Count(); n != before {
 		t.Fatalf("after sign-out the app received %d more requests, want none", n-before)
 	}
+}
+
+// requireSignIn checks that resp sends the visitor to Latchkey's sign-in
+// page with rd, and returns that URL.
+func requireSignIn(t *testing.T, what string, resp response, status int, e *proxytest.Env, rd string) string {
+	t.Helper()
+	loc := resp.Header.Get("Location")
+	u, err := url.Parse(loc)
+	if resp.StatusCode != status || err != nil || u.Scheme+"://"+u.Host+u.Path != e.LatchkeyURL+"/account/login" ||
+		u.Query().Get("rd") != rd {
+		t.Fatalf("%s: %d Location %q, want %d to %s/account/login with rd=%s\n%s", what, resp.StatusCode, loc, status, e.LatchkeyURL, rd, resp.Body)
+	}
+	return loc
 }
 
 // sameSite is what a browser sends as Sec-Fetch-Site for a form on the
