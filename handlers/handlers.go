@@ -80,6 +80,8 @@ type Handler struct {
 	returnTo returnto.Rule
 	// cookieDomain is COOKIE_DOMAIN, or "".
 	cookieDomain string
+	// csp is the Content-Security-Policy header (formActionPolicy).
+	csp []string
 	// fa holds what /auth/verify and /auth/whoami need (verify.go).
 	fa forwardAuth
 	// idPrefix and idCounter make request ids.
@@ -111,6 +113,7 @@ func New(d Deps) (*Handler, error) {
 	// "Dev mode" in the SPEC's sense: BASE_URL is not https. (DevMode
 	// governs the /dev routes, which tests switch off on http servers.)
 	h.returnTo = returnto.Rule{Host: strings.ToLower(d.BaseURL.Hostname()), CookieDomain: d.CookieDomain, AllowHTTP: !secure}
+	h.csp = one(formActionPolicy(h.returnTo))
 	h.sessions = newDBStore(d.Store, secure, d.CookieDomain)
 	h.fa = newForwardAuth(d, h.absURL, h.assets.urls.CSS)
 	h.visitor = newVisitorStore(d.Secret, secure, d.Store.ResetTTL())

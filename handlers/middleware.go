@@ -111,6 +111,7 @@ func (h *Handler) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 		for _, kv := range securityHeaderValues {
 			hd[kv.key] = kv.value
 		}
+		hd["Content-Security-Policy"] = h.csp
 		if h.secure {
 			hd["Strict-Transport-Security"] = hstsValue
 		}
