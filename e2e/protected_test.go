@@ -57,7 +57,8 @@ func protectedApp(t *testing.T, shape proxytest.Shape, withJS bool) {
 	}
 
 	// *.example.test is loopback for this browser, as DNS would make it.
-	b := startBrowser(t, e.Latchkey, chromedp.Flag("host-resolver-rules", "MAP *.example.test 127.0.0.1"))
+	b := startBrowser(t, e.Latchkey, chromedp.Flag("host-resolver-rules", "MAP *.example.test 127.0.0.1"),
+		chromedp.Flag("unsafely-treat-insecure-origin-as-secure", e.AppURL+","+e.LatchkeyURL))
 	p := b.newTab(t, name, withJS)
 
 	// The app sends a signed-out visitor to Latchkey's sign-in page, with

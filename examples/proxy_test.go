@@ -236,3 +236,49 @@ func (c *client) post(u string, form url.Values, headers ...string) response {
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	return c.do(req, headers)
 }
+
+func TestNginxRefusedPage(t *testing.T) {
+	t.Parallel()
+	refused(t, proxytest.Nginx)
+}
+
+func TestCaddyRefusedPage(t *testing.T) {
+	t.Parallel()
+	refused(t, proxytest.Caddy)
+}
+
+// refused: a signed-in visitor that REQUIRE_VERIFIED_EMAIL turns away sees
+// Latchkey's 403 page saying what to do (an API call gets its JSON), at
+// the app's address, and never reaches the app; no redirect loop.
+func refused(t *testing.T, kind proxytest.Kind) {
+	e := proxytest.Start(t, kind, proxytest.Subdomains, testutil.WithEnv("REQUIRE_VERIFIED_EMAIL", "true"))
+	c := &client{t: t, http: e.Client()}
+	email := "unverified-" + string(kind) + "@example.com"
+	resp := c.post(e.LatchkeyURL+"/account/register", url.Values{"email": {email}, "password": {password}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("register: %d\n%s", resp.StatusCode, resp.Body)
+	}
+	resp = c.get(e.AppURL+"/", append([]string{"Accept", "text/html,application/xhtml+xml"}, forged...)...)
+	if resp.StatusCode != http.StatusForbidden || resp.Header.Get("Location") != "" {
+		t.Fatalf("unverified address: %d Location %q, want 403 without a redirect\n%s", resp.StatusCode, resp.Header.Get("Location"), resp.Body)
+	}
+	doc := resp.doc(t)
+	if h1 := strings.TrimSpace(doc.Find("h1").Text()); h1 != "Verify your email address" {
+		t.Errorf("403 page's heading = %q, want Latchkey's page\n%s", h1, resp.Body)
+	}
+	if href, _ := doc.Find(`a[href="` + e.LatchkeyURL + `/account"]`).Attr("href"); href == "" {
+		t.Errorf("403 page has no link to %s/account\n%s", e.LatchkeyURL, resp.Body)
+	}
+	resp = c.get(e.AppURL+"/api/items", "Accept", "application/json")
+	var body struct {
+		Error string `json:"error"`
+		URL   string `json:"url"`
+	}
+	if resp.StatusCode != http.StatusForbidden || json.Unmarshal([]byte(resp.Body), &body) != nil ||
+		body.Error != "email_unverified" || body.URL != e.LatchkeyURL+"/account" {
+		t.Fatalf("unverified address, API call: %d %s, want 403 JSON email_unverified", resp.StatusCode, resp.Body)
+	}
+	if n := e.Upstream.Count(); n != 0 {
+		t.Fatalf("refused visitor: the app received %d requests, want none", n)
+	}
+}

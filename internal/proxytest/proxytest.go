@@ -138,7 +138,8 @@ pid %[2]s/nginx.pid;
 error_log stderr notice;
 events { worker_connections 256; }
 http {
-    access_log off;
+    log_format proxytest "$host $request $status sec-fetch-site=$http_sec_fetch_site origin=$http_origin";
+    access_log /dev/stderr proxytest;
     client_body_temp_path %[2]s/client_body;
     proxy_temp_path %[2]s/proxy;
     fastcgi_temp_path %[2]s/fastcgi;
@@ -193,7 +194,7 @@ func versionOf(t testing.TB, bin string, arg string) string {
 
 // start runs cmd until the test ends (then stops it with sig and waits),
 // and waits until something accepts connections at listen. Its output
-// goes to the test log when the test fails.
+// goes to the test log when the test fails (always with PROXYTEST_LOG=1).
 func start(t testing.TB, cmd *exec.Cmd, name, listen string, sig os.Signal) {
 	t.Helper()
 	out := &testutil.SafeBuffer{}
@@ -213,7 +214,7 @@ func start(t testing.TB, cmd *exec.Cmd, name, listen string, sig os.Signal) {
 				_ = cmd.Process.Kill()
 				<-exited
 			}
-			if t.Failed() {
+			if t.Failed() || os.Getenv("PROXYTEST_LOG") != "" {
 				t.Logf("%s output:\n%s", name, out.String())
 			}
 		})
@@ -378,7 +379,7 @@ func Start(t testing.TB, kind Kind, shape Shape, opts ...testutil.AppOption) *En
 		e.AppURL = "http://app.example.test:" + port
 		e.LatchkeyURL = "http://auth.example.test:" + port
 		e.Transport = LoopbackTransport(".example.test")
-		opts = append(opts, withCookieDomain("example.test"))
+		opts = append(opts, testutil.WithCookieDomain("example.test"))
 	default:
 		t.Fatalf("unknown shape %q", shape)
 	}
@@ -418,6 +419,3 @@ func (e *Env) Client() *http.Client {
 	c.Transport = e.Transport
 	return c
 }
-
-// withCookieDomain sets COOKIE_DOMAIN. FIXME(fa-rd): testutil's option.
-func withCookieDomain(string) testutil.AppOption { return testutil.WithSecret(testutil.TestSecret) }
