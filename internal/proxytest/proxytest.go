@@ -121,7 +121,8 @@ func StartNginx(t testing.TB, example string, vars map[string]string, listen str
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	site := filepath.Join(dir, example)
+	site := filepath.Join(dir, "site.conf")
+	// #nosec G703 -- a fixed name in the test's own temporary directory
 	if err := os.WriteFile(site, []byte(Render(t, string(src), vars)), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -138,6 +139,7 @@ pid %[2]s/nginx.pid;
 error_log stderr notice;
 events { worker_connections 256; }
 http {
+    # Shown when a test fails: what each request carried (Sec-Fetch-Site, Origin).
     log_format proxytest "$host $request $status sec-fetch-site=$http_sec_fetch_site origin=$http_origin";
     access_log /dev/stderr proxytest;
     client_body_temp_path %[2]s/client_body;
@@ -388,7 +390,7 @@ func Start(t testing.TB, kind Kind, shape Shape, opts ...testutil.AppOption) *En
 	opts = append([]testutil.AppOption{testutil.WithBaseURL(e.LatchkeyURL), testutil.WithTrustedProxies("127.0.0.1/32")}, opts...)
 	e.Latchkey = testutil.StartApp(t, "sqlite", opts...)
 	e.Upstream = StartUpstream(t, page.Config{LatchkeyURL: e.LatchkeyURL, AppURL: e.AppURL})
-	latchkeyAddr := strings.TrimPrefix(e.Latchkey.URL, "http://")
+	latchkeyAddr := e.Latchkey.Server.Listener.Addr().String()
 	switch {
 	case kind == Nginx && shape == OneOrigin:
 		e.Proxy = StartNginx(t, "latchkey.conf", map[string]string{
