@@ -78,7 +78,7 @@ func (h *Handler) devMailbox(c echo.Context) error {
 	return h.render(c, http.StatusOK, views.MailboxPage(h.page(c, "Dev mailbox"), vm))
 }
 
-var sampleOrder = []string{"reset", "changed"}
+var sampleOrder = []string{"reset", "changed", "goodbye"}
 
 // sampleMessages lists every email template with sample data for the
 // mailbox and the styleguide.
@@ -155,6 +155,13 @@ func (h *Handler) devStyleguide(c echo.Context) error {
 		return h.render(c, http.StatusOK, views.AccountOverview(p, views.StyleguideAccount))
 	case "reset-invalid":
 		return h.render(c, http.StatusOK, views.ResetInvalidPage(p))
+	case "delete", "delete-error":
+		p.SignedIn, p.Email = true, views.StyleguideDelete.Email
+		vm := views.StyleguideDelete
+		if page == "delete" {
+			vm.Errors, vm.Focus = nil, ""
+		}
+		return h.render(c, http.StatusOK, views.DeleteAccountPage(p, vm))
 	default:
 		return echo.NewHTTPError(http.StatusNotFound)
 	}

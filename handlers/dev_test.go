@@ -65,7 +65,7 @@ func TestDevStyleguideAndSamples(t *testing.T) {
 	if n := doc.Find(`[data-testid="strength"]`).Length(); n != 5 {
 		t.Errorf("strength states shown = %d", n)
 	}
-	if n := doc.Find(`[data-testid="styleguide-email"]`).Length(); n != 2 {
+	if n := doc.Find(`[data-testid="styleguide-email"]`).Length(); n != 3 {
 		t.Errorf("email templates on the styleguide = %d", n)
 	}
 	links := doc.Find(`a[href^="/dev/styleguide/"]`)
@@ -80,7 +80,7 @@ func TestDevStyleguideAndSamples(t *testing.T) {
 	})
 	box := b.Get("/dev/mailbox")
 	samples := box.Doc(t).Find(`[data-testid="mail-sample"]`)
-	if samples.Length() != 2 {
+	if samples.Length() != 3 {
 		t.Fatalf("email samples = %d", samples.Length())
 	}
 	samples.Find(".meta a").Each(func(_ int, a *goquery.Selection) {

@@ -170,6 +170,10 @@ func (h *Handler) Echo() *echo.Echo {
 	signedIn.POST("/account/password", h.changePassword)
 	signedIn.POST("/account/sessions/revoke", h.revokeSession)
 	signedIn.POST("/account/sessions/revoke-others", h.revokeOtherSessions)
+	// The owner's data (SPEC §8): delete the account, download its data.
+	signedIn.GET("/account/delete", h.deleteAccountPage)
+	signedIn.POST("/account/delete", h.deleteAccount)
+	signedIn.GET("/account/export", h.exportAccount)
 
 	e.GET("/account/register", h.registerPage)
 	e.POST("/account/register", h.register)

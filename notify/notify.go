@@ -1,8 +1,8 @@
 // Package notify renders Latchkey's emails from views/email into
 // models.Message values. Its compose functions are handed to the model
 // transactions that queue the mail (models.RequestReset, CompleteReset,
-// SetPassword, ConfirmNotMe), so models never imports views; the web
-// handlers and the command line use the same ones. Every link it writes
+// SetPassword, ConfirmNotMe, DeleteAccount), so models never imports
+// views; the web handlers and the command line use the same ones. Every link it writes
 // is on BASE_URL (under its path prefix, if it has one), never on a
 // request's Host header.
 package notify
@@ -92,7 +92,11 @@ func Samples(ctx context.Context, baseURL *url.URL, resetTTL time.Duration) (map
 	if err != nil {
 		return nil, err
 	}
-	return map[string]models.Message{"reset": reset, "changed": changed}, nil
+	goodbye, err := Goodbye(ctx, baseURL)(models.GoodbyeMail{Email: "ann@example.com", When: now, Client: client})
+	if err != nil {
+		return nil, err
+	}
+	return map[string]models.Message{"reset": reset, "changed": changed, "goodbye": goodbye}, nil
 }
 
 // link builds an absolute URL of a Latchkey route on baseURL, under its

@@ -80,15 +80,16 @@ func TestSamples(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, want := range map[string]string{"reset": "1 hours 30 minutes", "changed": "through a password reset"} {
+	for name, want := range map[string]string{"reset": "1 hours 30 minutes", "changed": "through a password reset",
+		"goodbye": "deleted from the account page"} {
 		t.Run(name, func(t *testing.T) {
 			if !strings.Contains(got[name].Text, want) {
 				t.Errorf("sample %s lacks %q:\n%s", name, want, got[name].Text)
 			}
 		})
 	}
-	if len(got) != 2 {
-		t.Errorf("%d samples, want 2", len(got))
+	if len(got) != 3 {
+		t.Errorf("%d samples, want 3", len(got))
 	}
 }
 

@@ -39,6 +39,9 @@ var StyleguideReset = ResetForm{Email: "ann@example.com", Errors: Errors{"passwo
 // StyleguideChange is the change-password form with errors.
 var StyleguideChange = ChangePasswordForm{Email: "ann@example.com", Errors: Errors{"current_password": "That is not your current password."}}
 
+// StyleguideDelete is the delete-account form after a wrong password.
+var StyleguideDelete = DeleteAccountForm{Email: "ann@example.com", Errors: Errors{"current_password": "That is not your current password."}, Focus: "current_password"}
+
 // StyleguideAccount is a populated account page.
 var StyleguideAccount = AccountPage{
 	Email: "ann@example.com", Verified: true, FailedSignIns: 2,

@@ -179,3 +179,12 @@ type MailboxMessage struct {
 type NotMeForm struct {
 	Token string
 }
+
+// DeleteAccountForm deletes the signed-in account.
+type DeleteAccountForm struct {
+	// Email is the account's address, for the warning and for password
+	// managers (a hidden username field).
+	Email  string
+	Errors Errors
+	Focus  string
+}
