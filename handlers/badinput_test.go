@@ -72,4 +72,39 @@ func TestBadInput(t *testing.T) {
 	if n := testutil.CountRows(t, app.DB.NewSelect().Model((*models.Account)(nil))); n != 0 {
 		t.Errorf("bad input created %d accounts", n)
 	}
+
+	// The deletion form, signed in, with the right password beside the
+	// bad field: refused the same way, and the account stays.
+	del := app.Register(t, "stays@example.com", "correct horse battery staple")
+	right := "current_password=correct+horse+battery+staple"
+	for _, c := range []struct {
+		name, body, ctype string
+		want              int
+	}{
+		{"NUL", "current_password=a%00b", form, 400},
+		{"invalid UTF-8", "current_password=%ff%fe", form, 400},
+		{"duplicated field", right + "&current_password=x", form, 400},
+		{"array-form field", "current_password[]=correct+horse+battery+staple", form, 422},
+		{"multipart", "--x\r\n", "multipart/form-data; boundary=x", 415},
+		{"json", `{"current_password":"correct horse battery staple"}`, "application/json", 415},
+		{"query string only", "", form, 422},
+	} {
+		t.Run("delete "+c.name, func(t *testing.T) {
+			path := "/account/delete"
+			if c.name == "query string only" {
+				path += "?" + right
+			}
+			req, err := http.NewRequest(http.MethodPost, app.URL+path, strings.NewReader(c.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", c.ctype)
+			if got := del.Do(req).StatusCode; got != c.want {
+				t.Errorf("delete %s: %d, want %d", c.name, got, c.want)
+			}
+		})
+	}
+	if n := testutil.CountRows(t, app.DB.NewSelect().Model((*models.Account)(nil))); n != 1 {
+		t.Errorf("bad input to the deletion form: %d accounts, want 1", n)
+	}
 }

@@ -16,7 +16,7 @@ func TestCrossSitePostsAreRefused(t *testing.T) {
 	app := testutil.StartApp(t, "sqlite")
 	b := app.NewBrowser(t)
 	form := url.Values{"email": {"x@example.com"}, "password": {oldPassword}}
-	for _, path := range []string{"/account/register", "/account/login", "/account/forgot-password", "/account/reset-password", "/account/logout", "/account/validate/password", "/account/validate/email"} {
+	for _, path := range []string{"/account/register", "/account/login", "/account/forgot-password", "/account/reset-password", "/account/logout", "/account/validate/password", "/account/validate/email", "/account/delete"} {
 		// Named "validate-email" for /account/validate/email: a slash in
 		// a subtest name would read as another level to -run.
 		t.Run(strings.ReplaceAll(strings.TrimPrefix(path, "/account/"), "/", "-"), func(t *testing.T) {

@@ -39,6 +39,7 @@ func TestOverlongFieldsAreInlineErrors(t *testing.T) {
 			{"reset password", "/account/reset-password", nil, url.Values{"code": {code}, "password": {long}}, 422, "password-feedback", tooLong},
 			{"new password", "/account/password", signedIn, url.Values{"current_password": {oldPassword}, "password": {long}}, 422, "password-feedback", tooLong},
 			{"current password", "/account/password", signedIn, url.Values{"current_password": {long}, "password": {newPassword}}, 422, "current_password-feedback", "That is not your current password."},
+			{"delete current password", "/account/delete", signedIn, url.Values{"current_password": {long}}, 422, "current_password-feedback", "That is not your current password."},
 			{"inline password check", "/account/validate/password", nil, url.Values{"email": {email}, "password": {long}}, 200, "", tooLong},
 			{"inline email check", "/account/validate/email", nil, url.Values{"email": {longEmail}}, 200, "", models.ErrEmailTooLong.Message},
 		}
@@ -88,8 +89,10 @@ func TestOverlongFieldsAreInlineErrors(t *testing.T) {
 				t.Errorf("70 KiB body to %s: %d, want 413", path, r.StatusCode)
 			}
 		}
-		if r := signedIn.Post("/account/password", url.Values{"current_password": {huge}}); r.StatusCode != http.StatusRequestEntityTooLarge {
-			t.Errorf("70 KiB body to /account/password: %d, want 413", r.StatusCode)
+		for _, path := range []string{"/account/password", "/account/delete"} {
+			if r := signedIn.Post(path, url.Values{"current_password": {huge}}); r.StatusCode != http.StatusRequestEntityTooLarge {
+				t.Errorf("70 KiB body to %s: %d, want 413", path, r.StatusCode)
+			}
 		}
 	})
 }

@@ -28,12 +28,12 @@ func FuzzFormHandlers(f *testing.F) {
 		"email=" + strings.Repeat("a", 10000) + "%40example.com&password=x",
 		"email=a%40example.com&password=" + strings.Repeat("%EF%B7%BA", 3),
 	} {
-		for path := range 6 {
+		for path := range 7 {
 			f.Add(uint8(path), s)
 		}
 	}
 	paths := []string{"/account/register", "/account/login", "/account/forgot-password", "/account/reset-password",
-		"/account/validate/email", "/account/validate/password"}
+		"/account/validate/email", "/account/validate/password", "/account/delete"}
 	// One app for the whole run; limits raised so fuzzing is not
 	// throttled into 429s.
 	limits := models.DefaultLimits()
