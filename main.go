@@ -1,8 +1,9 @@
 // Command latchkey is an account system with safe password resets, as one
 // binary: `latchkey [serve]`, `migrate`, `user create EMAIL`,
-// `user set-password EMAIL`, `healthcheck`, `version`. This file reads the
-// configuration and chooses the subcommand; package app builds and serves
-// the server, cli.go holds the other commands.
+// `user set-password EMAIL`, `user delete [--yes] EMAIL`, `healthcheck`,
+// `version`. This file reads the configuration and chooses the
+// subcommand; package app builds and serves the server, cli.go holds the
+// other commands.
 package main
 
 import (
@@ -71,8 +72,15 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 		runErr = withApp(ctx, cfg, log, func(a *app.App) error { return userCreate(ctx, a, args[1], stdin, stdout) })
 	case cmd == "user" && len(args) == 2 && args[0] == "set-password":
 		runErr = withApp(ctx, cfg, log, func(a *app.App) error { return userSetPassword(ctx, a, args[1], stdin, stdout) })
+	case cmd == "user" && len(args) >= 2 && args[0] == "delete":
+		rawEmail, yes, ok := deleteArgs(args[1:])
+		if !ok {
+			fmt.Fprintln(stderr, "usage: latchkey user delete [--yes] EMAIL")
+			return 2
+		}
+		runErr = withApp(ctx, cfg, log, func(a *app.App) error { return userDelete(ctx, a, rawEmail, yes, stdin, stdout) })
 	default:
-		fmt.Fprintln(stderr, "usage: latchkey [serve] | migrate | user create EMAIL | user set-password EMAIL | healthcheck | version")
+		fmt.Fprintln(stderr, "usage: latchkey [serve] | migrate | user create EMAIL | user set-password EMAIL | user delete [--yes] EMAIL | healthcheck | version")
 		return 2
 	}
 	if runErr != nil {
