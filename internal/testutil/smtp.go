@@ -278,3 +278,29 @@ func (s *SMTPServer) WaitForSubject(t testing.TB, subject string, n int, timeout
 		}
 	}
 }
+
+// WaitForTo waits until an email with this subject has arrived for the
+// address and returns the latest such email. Other tests' mail to other
+// addresses, arriving in any order, does not satisfy it.
+func (s *SMTPServer) WaitForTo(t testing.TB, to, subject string, timeout time.Duration) Email {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		emails := s.Emails()
+		for i := len(emails) - 1; i >= 0; i-- {
+			if emails[i].Subject != subject {
+				continue
+			}
+			for _, r := range emails[i].To {
+				if r == to {
+					return emails[i]
+				}
+			}
+		}
+		select {
+		case <-s.arrived:
+		case <-deadline:
+			t.Fatalf("waited %s for an email %q to %s", timeout, subject, to)
+		}
+	}
+}
