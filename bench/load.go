@@ -26,6 +26,8 @@ type sample struct {
 	status int
 	i      int64
 	tag    int
+	// setCookie: the answer set a cookie.
+	setCookie bool
 }
 
 // loadResult is everything a load run saw.
@@ -128,7 +130,7 @@ func loadPaced(ctx context.Context, hc *http.Client, workers int, pacer vegeta.P
 		if r.Code == 0 && r.Error == vegeta.ErrNoTargets.Error() {
 			continue // the end of a bounded run, not a request
 		}
-		s := sample{end: r.End(), lat: r.Latency, status: int(r.Code)}
+		s := sample{end: r.End(), lat: r.Latency, status: int(r.Code), setCookie: len(r.Headers["Set-Cookie"]) > 0}
 		if _, frag, ok := strings.Cut(r.URL, "#"); ok {
 			is, tag, _ := strings.Cut(frag, ".")
 			s.i, _ = strconv.ParseInt(is, 10, 64)

@@ -26,7 +26,7 @@ import (
 var argon2Memory = int64(models.HashParams.Memory) << 10
 
 // phaseNames name the load phases, in order, for -only.
-var phaseNames = []string{"page", "forgot", "email", "signin-enum", "signin"}
+var phaseNames = []string{"page", "forgot", "email", "signin-enum", "signin", "verify", "verify-nginx", "revoke"}
 
 // runDialect measures everything on one database and returns the rows.
 func (b *bench) runDialect(ctx context.Context, dialect string) ([]row, error) {
@@ -168,7 +168,7 @@ func (b *bench) runDialect(ctx context.Context, dialect string) ([]row, error) {
 	}
 	transferAt := len(rows)
 	for i, phase := range []func(context.Context, *proc, []string, []string) ([]row, error){
-		b.pageThroughput, b.forgotPassword, b.emailLatency, b.signInEnumeration, b.signIn,
+		b.pageThroughput, b.forgotPassword, b.emailLatency, b.signInEnumeration, b.signIn, b.verifyThroughput, b.verifyNginx, b.revocation,
 	} {
 		if len(b.opts.only) > 0 && !b.opts.only[phaseNames[i]] {
 			continue
@@ -652,15 +652,7 @@ func (b *bench) signIn(ctx context.Context, srv *proc, known, _ []string) ([]row
 // closed loop) and returns its peak RSS (VmHWM).
 func (b *bench) peakOf(ctx context.Context, srv *proc, what string, status int, pacer vegeta.Pacer, maxReq int64,
 	hc *http.Client, against func(server string) func(int64) shot) (int64, loadResult, error) {
-	var env []string
-	for _, kv := range srv.env {
-		// Profiles and the bare listener belong to srv; the assets folder
-		// does not.
-		if !strings.HasPrefix(kv, "LATCHKEY_") || strings.HasPrefix(kv, "LATCHKEY_BENCH_ASSETS=") {
-			env = append(env, kv)
-		}
-	}
-	twin, err := startProc(ctx, srv.bin, srv.dir, env, "rss.log")
+	twin, err := startProc(ctx, srv.bin, srv.dir, twinEnv(srv.env), "rss.log")
 	if err != nil {
 		return 0, loadResult{}, err
 	}
