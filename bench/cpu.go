@@ -105,7 +105,9 @@ func cpuRounds(ctx context.Context, hc *http.Client, pid, workers, rounds int, w
 		out[i].status = sides[i].status
 	}
 	for _, s := range sides {
-		load(ctx, hc, workers, warmup, -1, s.next)
+		if warmup > 0 { // vegeta reads a zero duration as "forever"
+			load(ctx, hc, workers, warmup, -1, s.next)
+		}
 	}
 	for range rounds {
 		for i, s := range sides {

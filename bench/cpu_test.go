@@ -1,6 +1,8 @@
 package main
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"testing"
 	"time"
@@ -52,5 +54,38 @@ func TestPerThousand(t *testing.T) {
 	}
 	if got := perThousand(time.Second, 0); got != 0 {
 		t.Errorf("perThousand(1s, 0) = %s, want 0", got)
+	}
+}
+
+// TestCPURoundsKeepsSidesApart loads two handlers in alternating rounds
+// and checks that each side's answers are filed under it, and that a side
+// whose requests do not get its status is an error.
+func TestCPURoundsKeepsSidesApart(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/no" {
+			w.WriteHeader(http.StatusUnauthorized)
+		}
+	}))
+	defer srv.Close()
+	hc := newClient(2)
+	sides := []side{
+		{what: "yes", status: http.StatusOK, next: func(int64) shot { return getShot(srv.URL+"/yes", nil, 0) }},
+		{what: "no", status: http.StatusUnauthorized, next: func(int64) shot { return getShot(srv.URL+"/no", nil, 0) }},
+	}
+	res, err := cpuRounds(t.Context(), hc, os.Getpid(), 2, 2, 10*time.Millisecond, 50*time.Millisecond, sides)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range res {
+		if n := r.count(sides[i].status); n == 0 || n != len(r.samples) {
+			t.Errorf("%s: %d of %d answers %d (%s)", sides[i].what, n, len(r.samples), sides[i].status, r.statuses())
+		}
+		if r.cpu < 0 {
+			t.Errorf("%s: CPU %s", sides[i].what, r.cpu)
+		}
+	}
+	sides[1].status = http.StatusOK
+	if _, err := cpuRounds(t.Context(), hc, os.Getpid(), 2, 1, 0, 20*time.Millisecond, sides); err == nil {
+		t.Error("a side answered 401 where 200 was expected: no error")
 	}
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -72,5 +74,86 @@ func TestTwinEnvDropsTheProcessesOwn(t *testing.T) {
 	got := twinEnv([]string{"DATABASE_URL=x", "LATCHKEY_BENCH_BARE_ADDR=y", "LATCHKEY_CPUPROFILE=z", "LATCHKEY_BENCH_ASSETS=a"})
 	if strings.Join(got, " ") != "DATABASE_URL=x LATCHKEY_BENCH_ASSETS=a" {
 		t.Errorf("twinEnv = %v", got)
+	}
+}
+
+// TestNginxHarness runs nginx (when installed) with a small auth_request
+// configuration in front of a fake verify and the bench's upstream page,
+// rendered and stripped the way the end-to-end row does it.
+func TestNginxHarness(t *testing.T) {
+	bin, ok := nginxBinary()
+	if !ok {
+		t.Skip("SKIPPING: nginx is not installed")
+	}
+	verify := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Cookie") != "s=1" {
+			w.Header().Set("Location", "http://auth.bench.test/account/login")
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("X-Latchkey-User", "u1")
+	}))
+	defer verify.Close()
+	app := httptest.NewServer(upstreamPage())
+	defer app.Close()
+	const conf = `upstream latchkey { server ${LATCHKEY_UPSTREAM}; }
+upstream protected_app { server ${APP_UPSTREAM}; }
+server {
+    listen ${LISTEN};
+    server_name ${APP_HOST};
+    location = /_v { internal; proxy_pass http://latchkey/auth/verify; proxy_pass_request_body off; proxy_set_header Content-Length ""; }
+    location / {
+        auth_request /_v;
+        auth_request_set $login $upstream_http_location;
+        error_page 401 =302 $login;
+        auth_request_set $user $upstream_http_x_latchkey_user;
+        proxy_set_header X-Latchkey-User $user;
+        proxy_pass http://protected_app;
+    }
+}
+`
+	tmp := t.TempDir()
+	hc := newClient(1)
+	for _, c := range []struct {
+		name         string
+		strip        bool
+		cookie, user string
+		status       int
+	}{
+		{"protected, signed in", false, "s=1", "u1", http.StatusOK},
+		{"protected, signed out", false, "", "", http.StatusFound},
+		{"without auth_request", true, "", "", http.StatusOK},
+	} {
+		addr, err := freeAddr()
+		if err != nil {
+			t.Fatal(err)
+		}
+		vars := map[string]string{"LISTEN": addr, "APP_HOST": benchAppHost,
+			"LATCHKEY_UPSTREAM": strings.TrimPrefix(verify.URL, "http://"), "APP_UPSTREAM": strings.TrimPrefix(app.URL, "http://")}
+		rendered, err := renderNginx(conf, vars)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.strip {
+			if rendered, err = withoutAuthRequest(rendered); err != nil {
+				t.Fatal(err)
+			}
+		}
+		np, err := startNginx(t.Context(), bin, tmp, strings.ReplaceAll(c.name, " ", "-"), rendered, addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := http.Header{"Host": {benchAppHost}}
+		if c.cookie != "" {
+			h.Set("Cookie", c.cookie)
+		}
+		status, _, hd, err := get(t.Context(), hc, "http://"+addr+"/dashboard", h)
+		np.stop()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status != c.status || hd.Get("X-Bench-Seen-User") != c.user {
+			t.Errorf("%s: %d, user %q; want %d, %q\n%s", c.name, status, hd.Get("X-Bench-Seen-User"), c.status, c.user, np.logs())
+		}
 	}
 }
