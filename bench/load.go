@@ -276,6 +276,10 @@ func get(ctx context.Context, hc *http.Client, u string, header http.Header) (in
 	for k, v := range header {
 		req.Header[k] = v
 	}
+	// net/http sends req.Host, never a Host header (vegeta does the same).
+	if host := header.Get("Host"); host != "" {
+		req.Host = host
+	}
 	return send(hc, req)
 }
 

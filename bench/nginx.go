@@ -307,13 +307,13 @@ func (b *bench) verifyNginx(ctx context.Context, srv *proc, known, _ []string) (
 				c.addr, c.cookie != "", status, hd.Get("X-Bench-Seen-User"), c.status, c.user, np.logs())
 		}
 	}
-	hp, hb := page(cookie), page(cookie)
+	signedIn := page(cookie)
 	sides := []side{
 		{what: "GET /dashboard through nginx, no auth_request", status: http.StatusOK, next: func(int64) shot {
-			return getShot("http://"+plain["LISTEN"]+"/dashboard", hb, 0)
+			return getShot("http://"+plain["LISTEN"]+"/dashboard", signedIn, 0)
 		}},
 		{what: "GET /dashboard through nginx, auth_request", status: http.StatusOK, next: func(int64) shot {
-			return getShot("http://"+protected["LISTEN"]+"/dashboard", hp, 0)
+			return getShot("http://"+protected["LISTEN"]+"/dashboard", signedIn, 0)
 		}},
 	}
 	res, err := cpuRounds(ctx, hc, srv.cmd.Process.Pid, verifyConns, b.plan.rounds, b.plan.warmup, b.plan.duration, sides)

@@ -98,6 +98,12 @@ func TestNginxHarness(t *testing.T) {
 	defer app.Close()
 	const conf = `upstream latchkey { server ${LATCHKEY_UPSTREAM}; }
 upstream protected_app { server ${APP_UPSTREAM}; }
+# First, so the default: only a request naming APP_HOST reaches the app.
+server {
+    listen ${LISTEN};
+    server_name other.bench.test;
+    return 404;
+}
 server {
     listen ${LISTEN};
     server_name ${APP_HOST};
