@@ -29,6 +29,9 @@ func (h *Handler) account(c echo.Context) error {
 		return err
 	}
 	vm := views.AccountPage{Email: row.Account.Email, Verified: row.Account.EmailVerifiedAt != nil}
+	if vm.Passkeys, err = h.passkeySection(ctx, row.AccountID); err != nil {
+		return err
+	}
 	for _, s := range sessions {
 		vm.Sessions = append(vm.Sessions, views.SessionRow{
 			ID: s.IDHash, Device: views.DeviceName(s.UserAgent), IP: s.IP,

@@ -104,9 +104,9 @@ func loadAssets(fsys fs.FS) (*assetSet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("assets: %w", err)
 	}
-	set.urls = views.Assets{CSS: hashed["app.css"], HTMX: hashed["vendor/htmx.min.js"], JS: hashed["app.js"]}
-	if set.urls.CSS == "" || set.urls.HTMX == "" || set.urls.JS == "" {
-		return nil, fmt.Errorf("assets: app.css, app.js and vendor/htmx.min.js are required")
+	set.urls = views.Assets{CSS: hashed["app.css"], HTMX: hashed["vendor/htmx.min.js"], JS: hashed["app.js"], Passkeys: hashed["passkeys.js"]}
+	if set.urls.CSS == "" || set.urls.HTMX == "" || set.urls.JS == "" || set.urls.Passkeys == "" {
+		return nil, fmt.Errorf("assets: app.css, app.js, passkeys.js and vendor/htmx.min.js are required")
 	}
 	return set, nil
 }

@@ -24,6 +24,7 @@ func testAssets(t *testing.T) *Handler {
 	set, err := loadAssets(fstest.MapFS{
 		"app.css":             {Data: []byte(css)},
 		"app.js":              {Data: []byte(strings.Repeat("console.log('latchkey');\n", 100))},
+		"passkeys.js":         {Data: []byte(strings.Repeat("// passkeys\n", 100))},
 		"vendor/htmx.min.js":  {Data: []byte(strings.Repeat("var htmx = {};\n", 100))},
 		"vendor/htmx.LICENSE": {Data: []byte("licence")},
 		"icon.png":            {Data: []byte("\x89PNG\r\n\x1a\nnot really")},
@@ -241,6 +242,7 @@ func TestAssetTypesComeFromTheTable(t *testing.T) {
 	set, err := loadAssets(fstest.MapFS{
 		"app.css":            {Data: []byte("body{}")},
 		"app.js":             {Data: []byte("1")},
+		"passkeys.js":        {Data: []byte("3")},
 		"vendor/htmx.min.js": {Data: []byte("2")},
 		"fonts/brand.woff2":  {Data: []byte("wOF2")},
 		"img/Logo.SVG":       {Data: []byte("<svg/>")},

@@ -16,7 +16,9 @@ func TestCrossSitePostsAreRefused(t *testing.T) {
 	app := testutil.StartApp(t, "sqlite")
 	b := app.NewBrowser(t)
 	form := url.Values{"email": {"x@example.com"}, "password": {oldPassword}}
-	for _, path := range []string{"/account/register", "/account/login", "/account/forgot-password", "/account/reset-password", "/account/logout", "/account/validate/password", "/account/validate/email", "/account/delete"} {
+	for _, path := range []string{"/account/register", "/account/login", "/account/forgot-password", "/account/reset-password", "/account/logout", "/account/validate/password", "/account/validate/email", "/account/delete",
+		"/account/passkeys/register/begin", "/account/passkeys/register/finish", "/account/passkeys/remove",
+		"/account/login/passkey/begin", "/account/login/passkey/finish"} {
 		// Named "validate-email" for /account/validate/email: a slash in
 		// a subtest name would read as another level to -run.
 		t.Run(strings.ReplaceAll(strings.TrimPrefix(path, "/account/"), "/", "-"), func(t *testing.T) {

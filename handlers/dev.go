@@ -78,7 +78,7 @@ func (h *Handler) devMailbox(c echo.Context) error {
 	return h.render(c, http.StatusOK, views.MailboxPage(h.page(c, "Dev mailbox"), vm))
 }
 
-var sampleOrder = []string{"reset", "changed", "goodbye"}
+var sampleOrder = []string{"reset", "changed", "goodbye", "passkey-added", "passkey-removed"}
 
 // sampleMessages lists every email template with sample data for the
 // mailbox and the styleguide.
@@ -151,8 +151,10 @@ func (h *Handler) devStyleguide(c echo.Context) error {
 	case "password":
 		return h.render(c, http.StatusOK, views.ChangePasswordPage(p, views.StyleguideChange))
 	case "account":
-		p.SignedIn, p.Email = true, views.StyleguideAccount.Email
-		return h.render(c, http.StatusOK, views.AccountOverview(p, views.StyleguideAccount))
+		a := views.StyleguideAccount
+		a.Passkeys.Script = h.assets.urls.Passkeys
+		p.SignedIn, p.Email = true, a.Email
+		return h.render(c, http.StatusOK, views.AccountOverview(p, a))
 	case "reset-invalid":
 		return h.render(c, http.StatusOK, views.ResetInvalidPage(p))
 	case "delete", "delete-error":
@@ -162,6 +164,17 @@ func (h *Handler) devStyleguide(c echo.Context) error {
 			vm.Errors, vm.Focus = nil, ""
 		}
 		return h.render(c, http.StatusOK, views.DeleteAccountPage(p, vm))
+	case "login-passkey":
+		return h.render(c, http.StatusOK, views.LoginPage(p, views.StyleguideLoginPasskey))
+	case "passkey-remove":
+		p.SignedIn, p.Email = true, views.StyleguideAccount.Email
+		return h.render(c, http.StatusOK, views.PasskeyRemovePage(p, views.StyleguidePasskeyRemove))
+	case "passkeys-none", "passkeys-nojs", "passkeys-some":
+		a := views.StyleguideAccount
+		a.Passkeys = views.StyleguidePasskeyStates[page]
+		a.Passkeys.Script = h.assets.urls.Passkeys
+		p.SignedIn, p.Email = true, a.Email
+		return h.render(c, http.StatusOK, views.AccountOverview(p, a))
 	default:
 		return echo.NewHTTPError(http.StatusNotFound)
 	}

@@ -5,6 +5,7 @@ package handlers
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -84,6 +85,9 @@ type Handler struct {
 	csp []string
 	// fa holds what /auth/verify and /auth/whoami need (verify.go).
 	fa forwardAuth
+	// rp is the WebAuthn relying party (passkeys.go); nil when BASE_URL's
+	// host is an IP address, where passkeys cannot work.
+	rp *relyingParty
 	// idPrefix and idCounter make request ids.
 	idPrefix  string
 	idCounter atomic.Uint64
@@ -117,6 +121,9 @@ func New(d Deps) (*Handler, error) {
 	h.sessions = newDBStore(d.Store, secure, d.CookieDomain)
 	h.fa = newForwardAuth(d, h.absURL, h.assets.urls.CSS)
 	h.visitor = newVisitorStore(d.Secret, secure, d.Store.ResetTTL())
+	if h.rp, err = newRelyingParty(d.BaseURL); err != nil {
+		return nil, fmt.Errorf("passkeys: %w", err)
+	}
 	h.cop = http.NewCrossOriginProtection()
 	if err := h.cop.AddTrustedOrigin(d.BaseURL.Scheme + "://" + d.BaseURL.Host); err != nil {
 		return nil, err
@@ -188,6 +195,16 @@ func (h *Handler) Echo() *echo.Echo {
 	e.POST("/account/not-me", h.notMe)
 	e.POST("/account/validate/email", h.validateEmail)
 	e.POST("/account/validate/password", h.validatePassword)
+
+	// Passkeys (passkeys.go): the WebAuthn ceremonies are same-origin
+	// JSON endpoints (the cross-origin check covers them like every POST);
+	// removal is a plain form with a confirmation page.
+	signedIn.POST("/account/passkeys/register/begin", h.jsonAPI(h.beginPasskeyRegistration))
+	signedIn.POST("/account/passkeys/register/finish", h.jsonAPI(h.finishPasskeyRegistration))
+	signedIn.GET("/account/passkeys/remove", h.passkeyRemovePage)
+	signedIn.POST("/account/passkeys/remove", h.removePasskey)
+	e.POST("/account/login/passkey/begin", h.jsonAPI(h.beginPasskeySignIn))
+	e.POST("/account/login/passkey/finish", h.jsonAPI(h.finishPasskeySignIn))
 
 	if h.devMode { // loopback clients only (devLoopbackOnly)
 		e.GET("/dev/mailbox", h.devMailbox)

@@ -28,7 +28,7 @@ func (h *Handler) loginPage(c echo.Context) error {
 		return redirect(c, cmp.Or(rd, h.path("/account")))
 	}
 	return h.renderShared(c, "login", func() templ.Component {
-		f := views.LoginForm{Next: safeNext(c.QueryParam("next")), Rd: rd}
+		f := views.LoginForm{Next: safeNext(c.QueryParam("next")), Rd: rd, Passkeys: h.rp != nil}
 		return loginView.fullPage(h, c, f)
 	})
 }
@@ -68,7 +68,7 @@ func (h *Handler) login(c echo.Context) error {
 	}
 	in := loginInput{email: vals["email"], password: vals["password"], next: safeNext(vals["next"]), rd: h.returnTarget(vals["rd"])}
 	fail := func(errs views.Errors) error {
-		vm := views.LoginForm{Email: in.email, Next: in.next, Rd: in.rd, Errors: errs, Focus: firstError(errs, "email", "password")}
+		vm := views.LoginForm{Email: in.email, Next: in.next, Rd: in.rd, Errors: errs, Focus: firstError(errs, "email", "password"), Passkeys: h.rp != nil}
 		if vm.Focus == "" {
 			vm.Focus = "password"
 		}

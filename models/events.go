@@ -25,6 +25,11 @@ const (
 	EventSessionsRevoked EventKind = "sessions-revoked"
 	// EventNotMe is a confirmed "this wasn't me" (ConfirmNotMe).
 	EventNotMe EventKind = "not-me"
+	// Passkeys (models/passkey.go).
+	EventPasskeyAdded   EventKind = "passkey-added"
+	EventPasskeyRemoved EventKind = "passkey-removed"
+	EventPasskeySignIn  EventKind = "sign-in-passkey"
+	EventPasskeyRefused EventKind = "passkey-refused"
 )
 
 // eventLabels names each event for people (the account page's activity).
@@ -38,6 +43,10 @@ var eventLabels = map[EventKind]string{
 	EventResetCompleted:  "Password reset completed",
 	EventSessionsRevoked: "Signed out other devices",
 	EventNotMe:           "“This wasn't me”: password locked, every device signed out",
+	EventPasskeyAdded:    "Passkey added",
+	EventPasskeyRemoved:  "Passkey removed",
+	EventPasskeySignIn:   "Signed in with a passkey",
+	EventPasskeyRefused:  "Passkey refused: its signature counter went backwards (it may have been copied)",
 }
 
 // Label names the event for people. A kind this version does not know (a

@@ -27,6 +27,10 @@ const NotMeTTL = 7 * 24 * time.Hour
 // RequestReset (which anyone can spend), so they get a cap of their own.
 const NotMeMailsPerDay = 3
 
+// NotMeRecentFactors is how far back "this wasn't me" removes factors
+// (passkeys) added to the account: an intruder's would be that recent.
+const NotMeRecentFactors = 24 * time.Hour
+
 // notMeAD binds a sealed token to its purpose.
 var notMeAD = []byte("github.com/latchkey-auth/latchkey/not-me-token/v1")
 
@@ -95,7 +99,8 @@ func (s *Store) CheckNotMe(ctx context.Context, token string) error {
 // ConfirmNotMe acts on a "this wasn't me" token, all or nothing in one
 // transaction: the token is spent (a second use gets ErrLinkInvalid), the
 // current password locked (Authenticate refuses it like a wrong one until
-// a reset or the operator sets a new one), every session revoked, an
+// a reset or the operator sets a new one), every session revoked, the
+// passkeys added in the last NotMeRecentFactors removed, an
 // event written and a reset code stored with its email queued. That email
 // does not count against, and is not stopped by, RequestReset's
 // per-address allowance; it has its own cap (NotMeMailsPerDay), and over
@@ -140,6 +145,10 @@ func (s *Store) ConfirmNotMe(ctx context.Context, token string, client Client, c
 			return err
 		}
 		if err := RecordEvent(ctx, tx, acc.ID, EventNotMe, client, now); err != nil {
+			return err
+		}
+		// Passkeys added in the last day may be the intruder's: they go.
+		if _, err := removePasskeys(ctx, tx, acc.ID, now.Add(-NotMeRecentFactors), client, now); err != nil {
 			return err
 		}
 		allowed, _, err := hit(ctx, tx, limitNotMeMail.key(acc.PublicID), NotMeMailsPerDay, 24*time.Hour, now)

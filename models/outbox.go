@@ -31,6 +31,9 @@ type MailKind string
 const (
 	MailReset           MailKind = "reset"
 	MailPasswordChanged MailKind = "password-changed"
+	// Passkey notifications (AddPasskey, RemovePasskey).
+	MailPasskeyAdded   MailKind = "passkey-added"
+	MailPasskeyRemoved MailKind = "passkey-removed"
 )
 
 // OutboxEmail is a queued email. Its body (which may hold a reset code) is
@@ -248,6 +251,7 @@ func (s *Store) Cleanup(ctx context.Context, keep time.Duration) error {
 			Where("window_start < ? AND (blocked_until IS NULL OR blocked_until < ?) AND key NOT LIKE ?", now.Add(-24*time.Hour), now, usedNotMeLink.like())},
 		{"used links", s.db.NewDelete().TableExpr("rate_limits").
 			Where("window_start < ? AND key LIKE ?", now.Add(-usedLinkKeep), usedNotMeLink.like())},
+		{"webauthn ceremonies", s.db.NewDelete().Model((*Ceremony)(nil)).Where("expires_at < ?", now)},
 	}
 	for _, st := range steps {
 		if _, err := st.q.Exec(ctx); err != nil {

@@ -84,6 +84,7 @@ const (
 	limitSignInDev   limitKind = "signin-device"  // sign-in attempts per trusted device cookie
 	limitResetMail   limitKind = "reset-mail"     // reset emails per address
 	limitNotMeMail   limitKind = "not-me-mail"    // "this wasn't me" reset emails per account
+	limitPasskeyIP   limitKind = "passkey-ip"     // passkey ceremonies begun per IP unit
 	// usedNotMeLink is not a limit but a mark: one row per spent "this
 	// wasn't me" link, which must outlive the link (see Cleanup).
 	usedNotMeLink limitKind = "not-me"

@@ -28,7 +28,7 @@ type Session struct {
 	UserAgent  string    `bun:"user_agent,notnull"`
 	AuthState  AuthState `bun:"auth_state,notnull"`
 	// MFA is true when this session's sign-in used a second factor or a
-	// passkey (X-Latchkey-MFA). No flow sets it yet.
+	// passkey (X-Latchkey-MFA); SignInWithPasskey sets it.
 	MFA bool `bun:"mfa,notnull"`
 
 	// Account is loaded with the session in one query.
@@ -64,6 +64,12 @@ func HashSessionID(id string) string {
 // CreateSession starts a session for an account and returns its raw id,
 // which only the cookie keeps.
 func (s *Store) CreateSession(ctx context.Context, db bun.IDB, accountID int64, client Client) (string, *Session, error) {
+	return s.createSession(ctx, db, accountID, client, false)
+}
+
+// createSession is CreateSession with the session's MFA flag: true when
+// the sign-in used a second factor or a passkey.
+func (s *Store) createSession(ctx context.Context, db bun.IDB, accountID int64, client Client, mfa bool) (string, *Session, error) {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+).
 	id := base64.RawURLEncoding.EncodeToString(b)
@@ -71,7 +77,7 @@ func (s *Store) CreateSession(ctx context.Context, db bun.IDB, accountID int64, 
 	now := s.now()
 	sess := &Session{
 		IDHash: HashSessionID(id), AccountID: accountID, CreatedAt: now, LastSeenAt: now,
-		IP: client.IP, UserAgent: client.UserAgent, AuthState: AuthFull,
+		IP: client.IP, UserAgent: client.UserAgent, AuthState: AuthFull, MFA: mfa,
 	}
 	if _, err := db.NewInsert().Model(sess).Exec(ctx); err != nil {
 		return "", nil, fmt.Errorf("create session: %w", err)

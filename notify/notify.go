@@ -1,8 +1,9 @@
 // Package notify renders Latchkey's emails from views/email into
 // models.Message values. Its compose functions are handed to the model
 // transactions that queue the mail (models.RequestReset, CompleteReset,
-// SetPassword, ConfirmNotMe, DeleteAccount), so models never imports
-// views; the web handlers and the command line use the same ones. Every link it writes
+// SetPassword, ConfirmNotMe, DeleteAccount, AddPasskey, RemovePasskey), so
+// models never imports views; the web handlers and the command line use
+// the same ones. Every link it writes
 // is on BASE_URL (under its path prefix, if it has one), never on a
 // request's Host header.
 package notify
@@ -96,7 +97,15 @@ func Samples(ctx context.Context, baseURL *url.URL, resetTTL time.Duration) (map
 	if err != nil {
 		return nil, err
 	}
-	return map[string]models.Message{"reset": reset, "changed": changed, "goodbye": goodbye}, nil
+	passkeyAdded, passkeyRemoved, err := passkeySamples(ctx, baseURL, models.PasskeyMail{
+		Account: &models.Account{ID: 1, Email: "ann@example.com"}, Name: "Phone", When: now, Client: client,
+		NotMeToken: "SAMPLE-TOKEN-not-a-real-one",
+	})
+	if err != nil {
+		return nil, err
+	}
+	return map[string]models.Message{"reset": reset, "changed": changed, "goodbye": goodbye,
+		"passkey-added": passkeyAdded, "passkey-removed": passkeyRemoved}, nil
 }
 
 // link builds an absolute URL of a Latchkey route on baseURL, under its

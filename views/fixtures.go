@@ -54,7 +54,30 @@ var StyleguideAccount = AccountPage{
 		{What: "Password reset requested", IP: "192.0.2.10", Device: "Firefox on Linux", When: "2026-11-23 09:58"},
 		{What: "Failed sign-in", IP: "203.0.113.66", Device: "curl", When: "2026-11-23 09:40"},
 	},
+	Passkeys: StyleguidePasskeys,
 }
+
+// StyleguidePasskeys is the account page's passkey section with two
+// passkeys, one never used.
+var StyleguidePasskeys = PasskeySection{Available: true, Passkeys: []PasskeyRow{
+	{ID: "1", Name: "Phone", Created: "2026-11-20 08:15", LastUsed: "2026-11-23 10:02"},
+	{ID: "2", Name: "Work laptop (Ann's)", Created: "2026-11-22 17:30"},
+}}
+
+// StyleguidePasskeyStates are the passkey section's other states, each
+// shown on the account page: no passkeys yet, and as a browser without
+// JavaScript shows it.
+var StyleguidePasskeyStates = map[string]PasskeySection{
+	"passkeys-none": {Available: true},
+	"passkeys-nojs": {Available: true, NoScript: true, Passkeys: StyleguidePasskeys.Passkeys},
+	"passkeys-some": StyleguidePasskeys,
+}
+
+// StyleguideLoginPasskey is the sign-in page offering passkeys.
+var StyleguideLoginPasskey = LoginForm{Passkeys: true}
+
+// StyleguidePasskeyRemove confirms the removal of a passkey.
+var StyleguidePasskeyRemove = PasskeyRemove{ID: "2", Name: "Work laptop (Ann's)", Created: "2026-11-22 17:30"}
 
 // StyleguideErrors is every error page.
 var StyleguideErrors = []ErrorPage{

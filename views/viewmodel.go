@@ -13,6 +13,9 @@ type Assets struct {
 	CSS  string
 	HTMX string
 	JS   string
+	// Passkeys is the WebAuthn script, loaded only by the pages that
+	// offer passkeys.
+	Passkeys string
 }
 
 // Flash is a one-time message shown at the top of the next page.
@@ -49,6 +52,8 @@ type LoginForm struct {
 	Errors Errors
 	// Focus names the field to focus after a failed submit.
 	Focus string
+	// Passkeys offers "Sign in with a passkey" (passkeys are available).
+	Passkeys bool
 }
 
 // RegisterForm is the registration form.
@@ -122,6 +127,8 @@ type AccountPage struct {
 	Events   []EventRow
 	// FailedSignIns counts failed sign-ins among the recent events.
 	FailedSignIns int
+	// Passkeys is the passkey section (views/passkeys.templ).
+	Passkeys PasskeySection
 }
 
 // SessionRow is one signed-in device.
@@ -187,4 +194,34 @@ type DeleteAccountForm struct {
 	Email  string
 	Errors Errors
 	Focus  string
+}
+
+// PasskeySection is the account page's passkey section.
+type PasskeySection struct {
+	// Available is false when this server cannot offer passkeys (BASE_URL
+	// is an IP address): the section is then left out.
+	Available bool
+	Passkeys  []PasskeyRow
+	// NoScript renders the section as a browser without JavaScript shows
+	// it, whatever the browser (the styleguide's state).
+	NoScript bool
+	// Script is the route of assets/passkeys.js (Assets.Passkeys).
+	Script string
+}
+
+// PasskeyRow is one passkey on the account page.
+type PasskeyRow struct {
+	// ID identifies the passkey for its "remove" link.
+	ID      string
+	Name    string
+	Created string
+	// LastUsed is "" for a passkey that never signed in.
+	LastUsed string
+}
+
+// PasskeyRemove confirms the removal of one passkey.
+type PasskeyRemove struct {
+	ID      string
+	Name    string
+	Created string
 }

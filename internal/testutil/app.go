@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -64,6 +65,7 @@ type appConfig struct {
 	cookieDomain   string
 	env            map[string]string
 	cacheMaxAge    time.Duration
+	localhost      bool
 }
 
 func collect(opts []AppOption) appConfig {
@@ -77,6 +79,11 @@ func collect(opts []AppOption) appConfig {
 // WithBaseURL sets BASE_URL (https means production mode: Secure and
 // __Host- cookies, HSTS, no /dev routes).
 func WithBaseURL(u string) AppOption { return func(c *appConfig) { c.baseURL = u } }
+
+// WithLocalhost serves the app as http://localhost:PORT (BASE_URL and
+// App.URL) instead of 127.0.0.1: WebAuthn needs a domain name as its
+// relying party id, so passkeys work only there.
+func WithLocalhost() AppOption { return func(c *appConfig) { c.localhost = true } }
 
 // WithCookieDomain sets COOKIE_DOMAIN (BASE_URL's host must be inside it).
 func WithCookieDomain(d string) AppOption { return func(c *appConfig) { c.cookieDomain = d } }
@@ -247,8 +254,12 @@ func StartApp(t testing.TB, dialect string, opts ...AppOption) *App {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = ln.Close() }) // if build fails; closed twice is harmless
+	origin := "http://" + ln.Addr().String()
+	if c.localhost {
+		origin = "http://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	}
 	if c.baseURL == "" {
-		c.baseURL = "http://" + ln.Addr().String() + c.basePath
+		c.baseURL = origin + c.basePath
 	}
 	logs := &SafeBuffer{}
 	a := c.build(t, clock, ln.Addr().String(), logs)
@@ -269,7 +280,10 @@ func StartApp(t testing.TB, dialect string, opts ...AppOption) *App {
 	if u, err := url.Parse(c.baseURL); err == nil {
 		prefix = strings.TrimSuffix(u.Path, "/")
 	}
-	return &App{URL: srv.URL + prefix, Origin: srv.URL, DB: c.db, Store: a.Store(), Clock: clock, SMTP: smtpSrv, Worker: a.Worker(), Server: srv, Logs: logs, Mailbox: a.Mailbox()}
+	if !c.localhost {
+		origin = srv.URL
+	}
+	return &App{URL: origin + prefix, Origin: origin, DB: c.db, Store: a.Store(), Clock: clock, SMTP: smtpSrv, Worker: a.Worker(), Server: srv, Logs: logs, Mailbox: a.Mailbox()}
 }
 
 // RepoPath returns a path inside the repository, from any package's tests.

@@ -1,0 +1,5 @@
+DROP TABLE webauthn_ceremonies;
+
+--bun:split
+
+DROP TABLE passkeys;
