@@ -7,6 +7,8 @@ package handlers_test
 
 import (
 	"bytes"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -597,3 +599,62 @@ func TestPasskeyCeremonyLimit(t *testing.T) {
 		t.Errorf("over the limit: %d %s", r.StatusCode, r.Body)
 	}
 }
+
+// TestPasskeyExportAndDeletion: the export lists passkeys by name and
+// dates, never the credential id or public key; deleting the account
+// removes them.
+func TestPasskeyExportAndDeletion(t *testing.T) {
+	forEachApp(t, func(t *testing.T, app *testutil.App) {
+		owner := app.Register(t, "export-keys@example.com", oldPassword)
+		auth := app.NewAuthenticator()
+		cred := addPasskey(t, app, owner, auth, "Phone")
+		addPasskey(t, app, owner, auth, "Laptop")
+		if r := passkeySignIn(t, app, app.NewBrowser(t), auth, cred, ""); r.StatusCode != http.StatusOK {
+			t.Fatalf("sign-in: %d", r.StatusCode)
+		}
+		r := owner.Get("/account/export")
+		if r.StatusCode != http.StatusOK {
+			t.Fatalf("export: %d", r.StatusCode)
+		}
+		var doc struct {
+			Factors []struct {
+				Kind       string     `json:"kind"`
+				Name       string     `json:"name"`
+				CreatedAt  time.Time  `json:"created_at"`
+				LastUsedAt *time.Time `json:"last_used_at"`
+			} `json:"factors"`
+		}
+		if err := json.Unmarshal([]byte(r.Body), &doc); err != nil {
+			t.Fatal(err)
+		}
+		if len(doc.Factors) != 2 || doc.Factors[0].Kind != "passkey" || doc.Factors[0].Name != "Phone" || doc.Factors[0].LastUsedAt == nil ||
+			doc.Factors[1].Name != "Laptop" || doc.Factors[1].LastUsedAt != nil || doc.Factors[1].CreatedAt.IsZero() {
+			t.Errorf("exported factors: %+v", doc.Factors)
+		}
+		var keys []models.Passkey
+		if err := app.DB.NewSelect().Model(&keys).Scan(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range keys {
+			for _, secret := range []string{b64url(k.CredentialID), b64std(k.CredentialID), b64url(k.PublicKey), b64std(k.PublicKey), hexOf(k.PublicKey)} {
+				if strings.Contains(r.Body, secret[:16]) {
+					t.Errorf("the export holds key material of %q", k.Name)
+				}
+			}
+		}
+
+		if r := owner.Post("/account/delete", url.Values{"current_password": {oldPassword}}); r.StatusCode != http.StatusSeeOther {
+			t.Fatalf("delete: %d %s", r.StatusCode, r.Body)
+		}
+		if n := testutil.CountRows(t, app.DB.NewSelect().Model((*models.Passkey)(nil))); n != 0 {
+			t.Errorf("%d passkeys outlived their account", n)
+		}
+		if r := passkeySignIn(t, app, app.NewBrowser(t), auth, cred, ""); r.StatusCode != http.StatusUnauthorized {
+			t.Errorf("a deleted account's passkey: %d", r.StatusCode)
+		}
+	}, testutil.WithLocalhost())
+}
+
+func b64url(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+func b64std(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+func hexOf(b []byte) string  { return hex.EncodeToString(b) }

@@ -17,8 +17,8 @@ type AccountData struct {
 	Sessions []Session
 	// Events are every security event of the account, newest first.
 	Events []SecurityEvent
-	// Factors are the second factors and passkeys, by name; none exist
-	// yet (see ExportAccount).
+	// Factors are the second factors and passkeys, by name (passkeys
+	// oldest first).
 	Factors []FactorData
 	// PendingEmail is a change of address awaiting confirmation, or nil;
 	// none exists yet (see ExportAccount).
@@ -60,7 +60,16 @@ func (s *Store) ExportAccount(ctx context.Context, accountID int64) (*AccountDat
 		OrderExpr("created_at DESC, id DESC").Scan(ctx); err != nil {
 		return nil, fmt.Errorf("export account: events: %w", err)
 	}
-	// Hook for second factors and passkeys: append one FactorData per
+	// Passkeys by name and dates: never the credential id or public key.
+	var keys []Passkey
+	if err := s.db.NewSelect().Model(&keys).Column("name", "created_at", "last_used_at").
+		Where("account_id = ?", accountID).OrderExpr("created_at, id").Scan(ctx); err != nil {
+		return nil, fmt.Errorf("export account: passkeys: %w", err)
+	}
+	for _, k := range keys {
+		data.Factors = append(data.Factors, FactorData{Kind: "passkey", Name: k.Name, CreatedAt: k.CreatedAt, LastUsedAt: k.LastUsedAt})
+	}
+	// Hook for second factors: append one FactorData per
 	// factor to data.Factors (kind, name, dates; never a secret). Hook for
 	// a change of address: set data.PendingEmail (the new address and
 	// when it was asked for; never the code).

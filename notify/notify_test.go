@@ -81,7 +81,7 @@ func TestSamples(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, want := range map[string]string{"reset": "1 hours 30 minutes", "changed": "through a password reset",
-		"goodbye": "deleted from the account page",
+		"goodbye":       "deleted from the account page",
 		"passkey-added": "A passkey named “Phone” was added", "passkey-removed": "The passkey named “Phone” was removed"} {
 		t.Run(name, func(t *testing.T) {
 			if !strings.Contains(got[name].Text, want) {
