@@ -24,8 +24,8 @@ type Passkey struct {
 
 // Subjects of the passkey emails.
 const (
-	PasskeyAddedSubject   = "A passkey was added to your Latchkey account"
-	PasskeyRemovedSubject = "A passkey was removed from your Latchkey account"
+	PasskeyAddedSubject   = "A passkey was added to your Latchkey account"     // #nosec G101 -- a subject line, not a credential
+	PasskeyRemovedSubject = "A passkey was removed from your Latchkey account" // #nosec G101 -- a subject line, not a credential
 )
 
 // PasskeySubject is the subject line of m.
