@@ -138,6 +138,8 @@ func LoadConfig(getenv func(string) string) (*Config, error) {
 	lim.SignInMaxBlock = dur("LIMIT_SIGNIN_MAX_BLOCK", lim.SignInMaxBlock)
 	lim.RegistrationsPerHour = num("LIMIT_REGISTRATIONS_PER_HOUR", lim.RegistrationsPerHour)
 	lim.ValidationsPerMinute = num("LIMIT_VALIDATIONS_PER_MINUTE", lim.ValidationsPerMinute)
+	lim.EmailChangesPerHour = num("LIMIT_EMAIL_CHANGES_PER_HOUR", lim.EmailChangesPerHour)
+	lim.EmailChangesPerHourIP = num("LIMIT_EMAIL_CHANGES_PER_HOUR_PER_IP", lim.EmailChangesPerHourIP)
 	cfg.Limits = lim
 
 	// Forward auth's refusals (SPEC §7): strict booleans, so a typo is a

@@ -17,3 +17,9 @@ func (h *Handler) composeReset(c echo.Context) models.ComposeReset {
 func (h *Handler) composeChanged(c echo.Context) models.ComposeChanged {
 	return notify.Changed(c.Request().Context(), h.baseURL)
 }
+
+// composeEmailChange renders the change-of-address emails
+// (notify.EmailChange).
+func (h *Handler) composeEmailChange(c echo.Context) models.ComposeEmailChange {
+	return notify.EmailChange(c.Request().Context(), h.baseURL)
+}

@@ -78,7 +78,7 @@ func (h *Handler) devMailbox(c echo.Context) error {
 	return h.render(c, http.StatusOK, views.MailboxPage(h.page(c, "Dev mailbox"), vm))
 }
 
-var sampleOrder = []string{"reset", "changed", "goodbye", "passkey-added", "passkey-removed"}
+var sampleOrder = append([]string{"reset", "changed", "goodbye", "passkey-added", "passkey-removed"}, notify.EmailChangeSampleNames...)
 
 // sampleMessages lists every email template with sample data for the
 // mailbox and the styleguide.
@@ -175,6 +175,16 @@ func (h *Handler) devStyleguide(c echo.Context) error {
 		a.Passkeys.Script = h.assets.urls.Passkeys
 		p.SignedIn, p.Email = true, a.Email
 		return h.render(c, http.StatusOK, views.AccountOverview(p, a))
+	case "email": // change of address
+		p.SignedIn, p.Email = true, views.StyleguideChangeEmail.Current
+		return h.render(c, http.StatusOK, views.ChangeEmailPage(p, views.StyleguideChangeEmail))
+	case "email-confirmed", "email-confirmed-signed-out", "email-in-use", "email-link-invalid":
+		r := views.StyleguideEmailConfirm[page]
+		p.SignedIn = r.SignedIn
+		if r.SignedIn {
+			p.Email = r.Email
+		}
+		return h.render(c, http.StatusOK, views.EmailConfirmPage(p, r))
 	default:
 		return echo.NewHTTPError(http.StatusNotFound)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/latchkey-auth/latchkey/internal/metrics"
 	"github.com/latchkey-auth/latchkey/mail"
 	"github.com/latchkey-auth/latchkey/models"
+	"github.com/latchkey-auth/latchkey/notify"
 )
 
 // Deps is everything the handlers need, built once by main.
@@ -181,6 +182,11 @@ func (h *Handler) Echo() *echo.Echo {
 	signedIn.GET("/account/delete", h.deleteAccountPage)
 	signedIn.POST("/account/delete", h.deleteAccount)
 	signedIn.GET("/account/export", h.exportAccount)
+	// Change of address (SPEC §8): asked for signed in; the emailed link
+	// works signed in or not.
+	signedIn.GET("/account/email", h.changeEmailPage)
+	signedIn.POST("/account/email", h.changeEmail)
+	e.GET(notify.ConfirmEmailPath, h.confirmEmail)
 
 	e.GET("/account/register", h.registerPage)
 	e.POST("/account/register", h.register)

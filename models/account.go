@@ -250,7 +250,7 @@ var ErrPasswordChange = errors.New("set password: change must be ChangedBySelf o
 
 // SetPassword replaces an account's password in one transaction: the new
 // hash, every session revoked but in.KeepSession, every open reset code
-// invalidated, a "password changed" email queued and a security event
+// and change-of-address request invalidated, a "password changed" email queued and a security event
 // written. The web's change-password form and the CLI use it.
 func (s *Store) SetPassword(ctx context.Context, in SetPasswordInput) error {
 	if in.Change != ChangedBySelf && in.Change != ChangedByOperator {
@@ -312,6 +312,11 @@ func (s *Store) applyNewPassword(ctx context.Context, tx bun.Tx, q *queued, p ne
 		Where("account_id = ? AND used_at IS NULL", acc.ID).
 		Exec(ctx); err != nil {
 		return fmt.Errorf("invalidate codes: %w", err)
+	}
+	// A pending change of address dies with the password it was asked
+	// for with (the link confirms without signing in).
+	if err := cancelEmailChanges(ctx, tx, acc.ID, now); err != nil {
+		return err
 	}
 	del := tx.NewDelete().Model((*Session)(nil)).Where("account_id = ?", acc.ID)
 	if p.KeepSession != "" {

@@ -30,23 +30,30 @@ const (
 	EventPasskeyRemoved EventKind = "passkey-removed"
 	EventPasskeySignIn  EventKind = "sign-in-passkey"
 	EventPasskeyRefused EventKind = "passkey-refused"
+	// EventEmailChangeRequested and EventEmailChanged: a change of
+	// address asked for (RequestEmailChange) and confirmed
+	// (ConfirmEmailChange).
+	EventEmailChangeRequested EventKind = "email-change-requested"
+	EventEmailChanged         EventKind = "email-changed"
 )
 
 // eventLabels names each event for people (the account page's activity).
 var eventLabels = map[EventKind]string{
-	EventRegistered:      "Account created",
-	EventSignIn:          "Signed in",
-	EventSignInFailed:    "Failed sign-in",
-	EventSignOut:         "Signed out",
-	EventPasswordChanged: "Password changed",
-	EventResetRequested:  "Password reset requested",
-	EventResetCompleted:  "Password reset completed",
-	EventSessionsRevoked: "Signed out other devices",
-	EventNotMe:           "“This wasn't me”: password locked, every device signed out",
-	EventPasskeyAdded:    "Passkey added",
-	EventPasskeyRemoved:  "Passkey removed",
-	EventPasskeySignIn:   "Signed in with a passkey",
-	EventPasskeyRefused:  "Passkey refused: its signature counter went backwards (it may have been copied)",
+	EventRegistered:           "Account created",
+	EventSignIn:               "Signed in",
+	EventSignInFailed:         "Failed sign-in",
+	EventSignOut:              "Signed out",
+	EventPasswordChanged:      "Password changed",
+	EventResetRequested:       "Password reset requested",
+	EventResetCompleted:       "Password reset completed",
+	EventSessionsRevoked:      "Signed out other devices",
+	EventNotMe:                "“This wasn't me”: password locked, every device signed out",
+	EventPasskeyAdded:         "Passkey added",
+	EventPasskeyRemoved:       "Passkey removed",
+	EventPasskeySignIn:        "Signed in with a passkey",
+	EventPasskeyRefused:       "Passkey refused: its signature counter went backwards (it may have been copied)",
+	EventEmailChangeRequested: "Email address change requested",
+	EventEmailChanged:         "Email address changed",
 }
 
 // Label names the event for people. A kind this version does not know (a

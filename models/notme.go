@@ -100,7 +100,8 @@ func (s *Store) CheckNotMe(ctx context.Context, token string) error {
 // transaction: the token is spent (a second use gets ErrLinkInvalid), the
 // current password locked (Authenticate refuses it like a wrong one until
 // a reset or the operator sets a new one), every session revoked, the
-// passkeys added in the last NotMeRecentFactors removed, an
+// passkeys added in the last NotMeRecentFactors removed, a pending change
+// of address cancelled, an
 // event written and a reset code stored with its email queued. That email
 // does not count against, and is not stopped by, RequestReset's
 // per-address allowance; it has its own cap (NotMeMailsPerDay), and over
@@ -142,6 +143,11 @@ func (s *Store) ConfirmNotMe(ctx context.Context, token string, client Client, c
 			return fmt.Errorf("revoke sessions: %w", err)
 		}
 		if err := s.endSessions(ctx, tx, q, nil, []int64{acc.ID}); err != nil {
+			return err
+		}
+		// A change of address asked for with the stolen password must not
+		// be confirmed from the intruder's mailbox.
+		if err := cancelEmailChanges(ctx, tx, acc.ID, now); err != nil {
 			return err
 		}
 		if err := RecordEvent(ctx, tx, acc.ID, EventNotMe, client, now); err != nil {

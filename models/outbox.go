@@ -34,6 +34,11 @@ const (
 	// Passkey notifications (AddPasskey, RemovePasskey).
 	MailPasskeyAdded   MailKind = "passkey-added"
 	MailPasskeyRemoved MailKind = "passkey-removed"
+	// Change of address (models/email_change.go).
+	MailEmailChangeConfirm   MailKind = "email-change-confirm"
+	MailEmailChangeTaken     MailKind = "email-change-taken"
+	MailEmailChangeRequested MailKind = "email-change-requested"
+	MailEmailChanged         MailKind = "email-changed"
 )
 
 // OutboxEmail is a queued email. Its body (which may hold a reset code) is
@@ -231,7 +236,7 @@ func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 const usedLinkKeep = NotMeTTL + 2*24*time.Hour
 
 // Cleanup deletes sent and failed mail older than keep, expired or used
-// reset codes older than keep, dead sessions and stale rate-limit rows.
+// reset codes and change-of-address requests older than keep, dead sessions and stale rate-limit rows.
 func (s *Store) Cleanup(ctx context.Context, keep time.Duration) error {
 	now := s.now()
 	cut := now.Add(-keep)
@@ -242,6 +247,8 @@ func (s *Store) Cleanup(ctx context.Context, keep time.Duration) error {
 		{"outbox", s.db.NewDelete().Model((*OutboxEmail)(nil)).
 			Where("status IN (?, ?) AND created_at < ?", OutboxSent, OutboxFailed, cut)},
 		{"resets", s.db.NewDelete().Model((*PasswordReset)(nil)).
+			Where("expires_at < ? OR (used_at IS NOT NULL AND used_at < ?)", cut, cut)},
+		{"email changes", s.db.NewDelete().Model((*EmailChange)(nil)).
 			Where("expires_at < ? OR (used_at IS NOT NULL AND used_at < ?)", cut, cut)},
 		{"sessions", s.db.NewDelete().Model((*Session)(nil)).
 			Where("last_seen_at < ? OR created_at < ?", now.Add(-s.sessionIdle), now.Add(-s.sessionMax))},

@@ -33,6 +33,10 @@ type Limits struct {
 	RegistrationsPerHour int
 	// ValidationsPerMinute caps the inline-validation endpoints per IP.
 	ValidationsPerMinute int
+	// EmailChangesPerHour and EmailChangesPerHourIP cap change-of-address
+	// requests per account and per IP (each one mails two addresses).
+	EmailChangesPerHour   int
+	EmailChangesPerHourIP int
 }
 
 // DefaultLimits are the documented defaults.
@@ -46,6 +50,8 @@ func DefaultLimits() Limits {
 		SignInFreeFailuresDevice: 10,
 		RegistrationsPerHour:     10,
 		ValidationsPerMinute:     300,
+		EmailChangesPerHour:      5,
+		EmailChangesPerHourIP:    20,
 	}
 }
 
@@ -85,6 +91,9 @@ const (
 	limitResetMail   limitKind = "reset-mail"     // reset emails per address
 	limitNotMeMail   limitKind = "not-me-mail"    // "this wasn't me" reset emails per account
 	limitPasskeyIP   limitKind = "passkey-ip"     // passkey ceremonies begun per IP unit
+	// Change-of-address requests per account (public id) and per IP unit.
+	limitEmailChange   limitKind = "email-change"
+	limitEmailChangeIP limitKind = "email-change-ip"
 	// usedNotMeLink is not a limit but a mark: one row per spent "this
 	// wasn't me" link, which must outlive the link (see Cleanup).
 	usedNotMeLink limitKind = "not-me"

@@ -37,6 +37,9 @@ type StoreOptions struct {
 	Clock func() time.Time
 	// ResetTTL is how long a reset code (and a one-time link) lives.
 	ResetTTL time.Duration
+	// VerifyTTL is how long an email-verification or change-of-address
+	// link lives (VERIFY_TTL; 24h if zero).
+	VerifyTTL time.Duration
 	// SessionIdle and SessionMax are the sliding and absolute session
 	// lifetimes, enforced when a session is loaded.
 	SessionIdle time.Duration
@@ -59,6 +62,7 @@ type Store struct {
 	links       *Sealer
 	clock       func() time.Time
 	resetTTL    time.Duration
+	verifyTTL   time.Duration
 	sessionIdle time.Duration
 	sessionMax  time.Duration
 	limits      Limits
@@ -76,7 +80,7 @@ type Store struct {
 func NewStore(db *bun.DB, o StoreOptions) *Store {
 	s := &Store{
 		db: db, hasher: o.Hasher, sealer: o.Sealer, links: o.Links, clock: o.Clock,
-		resetTTL: o.ResetTTL, sessionIdle: o.SessionIdle, sessionMax: o.SessionMax, limits: o.Limits,
+		resetTTL: o.ResetTTL, verifyTTL: o.VerifyTTL, sessionIdle: o.SessionIdle, sessionMax: o.SessionMax, limits: o.Limits,
 		mailQueued: make(chan struct{}, 1),
 	}
 	if s.clock == nil {
@@ -91,6 +95,9 @@ func NewStore(db *bun.DB, o StoreOptions) *Store {
 	s.sessionCache = newSessionCache(s.clock, maxAge, SessionCacheEntries, db.Dialect().Name() != dialect.PG)
 	if s.resetTTL == 0 {
 		s.resetTTL = time.Hour
+	}
+	if s.verifyTTL == 0 {
+		s.verifyTTL = 24 * time.Hour
 	}
 	if s.sessionIdle == 0 {
 		s.sessionIdle = 30 * time.Minute
@@ -115,6 +122,10 @@ func (s *Store) Now() time.Time { return s.now() }
 
 // ResetTTL is how long a reset code lives.
 func (s *Store) ResetTTL() time.Duration { return s.resetTTL }
+
+// VerifyTTL is how long an email-verification or change-of-address link
+// lives.
+func (s *Store) VerifyTTL() time.Duration { return s.verifyTTL }
 
 // SessionMax is a session's absolute lifetime (the cookie's Max-Age).
 func (s *Store) SessionMax() time.Duration { return s.sessionMax }

@@ -1,16 +1,17 @@
 // Package notify renders Latchkey's emails from views/email into
 // models.Message values. Its compose functions are handed to the model
 // transactions that queue the mail (models.RequestReset, CompleteReset,
-// SetPassword, ConfirmNotMe, DeleteAccount, AddPasskey, RemovePasskey), so
-// models never imports views; the web handlers and the command line use
-// the same ones. Every link it writes
-// is on BASE_URL (under its path prefix, if it has one), never on a
+// SetPassword, ConfirmNotMe, DeleteAccount, AddPasskey, RemovePasskey,
+// RequestEmailChange, ConfirmEmailChange), so models never imports views;
+// the web handlers and the command line use the same ones. Every link it
+// writes is on BASE_URL (under its path prefix, if it has one), never on a
 // request's Host header.
 package notify
 
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/url"
 	"strings"
 	"time"
@@ -104,8 +105,15 @@ func Samples(ctx context.Context, baseURL *url.URL, resetTTL time.Duration) (map
 	if err != nil {
 		return nil, err
 	}
-	return map[string]models.Message{"reset": reset, "changed": changed, "goodbye": goodbye,
-		"passkey-added": passkeyAdded, "passkey-removed": passkeyRemoved}, nil
+	out := map[string]models.Message{"reset": reset, "changed": changed, "goodbye": goodbye,
+		"passkey-added": passkeyAdded, "passkey-removed": passkeyRemoved}
+	// Change of address (email_change.go), with VERIFY_TTL's default.
+	change, err := emailChangeSamples(ctx, baseURL, now, client, 24*time.Hour)
+	if err != nil {
+		return nil, err
+	}
+	maps.Copy(out, change)
+	return out, nil
 }
 
 // link builds an absolute URL of a Latchkey route on baseURL, under its

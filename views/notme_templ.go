@@ -43,7 +43,7 @@ func NotMePage(p Page, f NotMeForm) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<section class=\"card\"><h1>Secure your account</h1><p>If you did not change your password, someone else knows it. This locks the current password (it will sign nobody in), signs out every device and emails you a link to choose a new password.</p><form method=\"post\" action=\"")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<section class=\"card\"><h1>Secure your account</h1><p>If you did not change your password or ask to change your email address, someone else knows your password. This locks the current password (it will sign nobody in), cancels any change of address waiting for confirmation, signs out every device and emails you a link to choose a new password.</p><form method=\"post\" action=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
