@@ -50,6 +50,51 @@ func TestBadInput(t *testing.T) {
 		})
 	}
 
+	// The signed-in change-of-address form, the same way.
+	signed := app.Register(t, "bad.input@example.com", oldPassword)
+	for _, c := range []struct {
+		name, body, ctype string
+		want              int
+	}{
+		{"change email: invalid UTF-8", "email=%ff%fe%40example.com&current_password=abcdefghijk", form, 400},
+		{"change email: NUL", "email=a%00b%40example.com&current_password=x", form, 400},
+		{"change email: CRLF", "email=a%40example.com%0d%0aBcc:%20x%40evil.example&current_password=x", form, 400},
+		{"change email: control character in password", "email=a%40example.com&current_password=a%07b", form, 400},
+		{"change email: duplicated field", "email=a%40example.com&email=b%40example.com&current_password=x", form, 400},
+		{"change email: array-form field", "email[]=a%40example.com&current_password=x", form, 422},
+		{"change email: multipart", "--x\r\n", "multipart/form-data; boundary=x", 415},
+		{"change email: json", `{"email":"a@example.com"}`, "application/json", 415},
+		{"change email: overlong email", "email=" + strings.Repeat("a", 250) + "%40example.com&current_password=x", form, 422},
+		{"change email: overlong local part", "email=" + strings.Repeat("a", 65) + "%40example.com&current_password=x", form, 422},
+		{"change email: script in email", "email=%3Cscript%3E%40example.com&current_password=x", form, 422},
+		{"change email: SQL in email", "email=a%27%20OR%201%3D1--%40example.com&current_password=x", form, 422},
+		{"change email: unicode look-alike", "email=%D0%B0dmin%40example.com&current_password=x", form, 422},
+		{"change email: overlong password", "email=a%40example.com&current_password=" + strings.Repeat("a", models.MaxPasswordBytes+1), form, 422},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			req, err := http.NewRequest(http.MethodPost, app.URL+"/account/email", strings.NewReader(c.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", c.ctype)
+			if got := signed.Do(req).StatusCode; got != c.want {
+				t.Errorf("%s: %d, want %d", c.name, got, c.want)
+			}
+		})
+	}
+	if r := signed.Post("/account/email", url.Values{"email": {`"><img src=x onerror=alert(1)>@example.com`}, "current_password": {"x"}}); strings.Contains(r.Body, "<img src=x") {
+		t.Errorf("change email: field rendered unescaped")
+	}
+	if r := signed.Get("/account/email/confirm?code=%22%3E%3Cimg%20src%3Dx%3E"); r.StatusCode != http.StatusGone || strings.Contains(r.Body, "<img") {
+		t.Errorf("confirm with markup in the code: %d", r.StatusCode)
+	}
+	if n := testutil.CountRows(t, app.DB.NewSelect().Model((*models.EmailChange)(nil))); n != 0 {
+		t.Errorf("bad input stored %d changes of address", n)
+	}
+	if _, err := app.Store.AccountByEmail(t.Context(), "bad.input@example.com"); err != nil {
+		t.Errorf("bad input changed the address: %v", err)
+	}
+
 	big := strings.Repeat("a", 2<<20)
 	if got := post("/account/login", "email=a%40example.com&password="+big, form); got != http.StatusRequestEntityTooLarge {
 		t.Errorf("2 MiB body with Content-Length: %d", got)
@@ -69,8 +114,8 @@ func TestBadInput(t *testing.T) {
 	if strings.Contains(r.Body, "<img src=x") || strings.Contains(r.Body, `hx-get="/x"`) {
 		t.Errorf("field rendered unescaped")
 	}
-	if n := testutil.CountRows(t, app.DB.NewSelect().Model((*models.Account)(nil))); n != 0 {
-		t.Errorf("bad input created %d accounts", n)
+	if n := testutil.CountRows(t, app.DB.NewSelect().Model((*models.Account)(nil))); n != 1 { // the one registered above
+		t.Errorf("bad input created %d accounts", n-1)
 	}
 
 	// The deletion form, signed in, with the right password beside the

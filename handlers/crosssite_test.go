@@ -37,6 +37,38 @@ func TestCrossSitePostsAreRefused(t *testing.T) {
 			}
 		})
 	}
+	// Signed-in forms: a signed-in browser tricked into posting from
+	// another site changes nothing.
+	signed := app.Register(t, "xs@example.com", oldPassword)
+	for _, c := range []struct {
+		path string
+		form url.Values
+	}{
+		{"/account/email", url.Values{"email": {"evil@example.net"}, "current_password": {oldPassword}}},
+	} {
+		t.Run(strings.ReplaceAll(strings.TrimPrefix(c.path, "/account/"), "/", "-"), func(t *testing.T) {
+			for name, hdr := range map[string][]string{
+				"sec-fetch-site cross-site": {"Sec-Fetch-Site", "cross-site"},
+				"sec-fetch-site same-site":  {"Sec-Fetch-Site", "same-site"},
+				"foreign origin":            {"Origin", "https://evil.example"},
+				"htmx from foreign origin":  {"Origin", "https://evil.example", "HX-Request", "true"},
+			} {
+				t.Run(name, func(t *testing.T) {
+					if resp := signed.Post(c.path, c.form, hdr...); resp.StatusCode != http.StatusForbidden {
+						t.Errorf("%s with %s: %d, want 403", c.path, name, resp.StatusCode)
+					}
+				})
+			}
+		})
+	}
+	if n := testutil.CountRows(t, app.DB.NewSelect().Model((*models.EmailChange)(nil))); n != 0 {
+		t.Errorf("refused posts asked for %d changes of address", n)
+	}
+	// The same post from our own origin goes through.
+	if resp := signed.Post("/account/email", url.Values{"email": {"xs.new@example.com"}, "current_password": {oldPassword}}, "Origin", app.URL, "Sec-Fetch-Site", "same-origin"); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("same-origin change of address: %d", resp.StatusCode)
+	}
+
 	// Browsers send Origin: null from no-referrer pages; Sec-Fetch-Site
 	// decides first, so real users are not locked out of the reset form.
 	resp := b.Post("/account/forgot-password", url.Values{"email": {"x@example.com"}}, "Sec-Fetch-Site", "same-origin", "Origin", "null")
@@ -48,7 +80,7 @@ func TestCrossSitePostsAreRefused(t *testing.T) {
 		t.Errorf("post with our own Origin: %d", resp.StatusCode)
 	}
 	n := testutil.CountRows(t, app.DB.NewSelect().Model((*models.Account)(nil)))
-	if n != 0 {
+	if n != 1 { // xs@example.com
 		t.Errorf("refused posts created %d accounts", n)
 	}
 }

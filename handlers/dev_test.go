@@ -72,7 +72,12 @@ func TestDevStyleguideAndSamples(t *testing.T) {
 		t.Fatal(err)
 	}
 	if n := doc.Find(`[data-testid="styleguide-email"]`).Length(); n != len(all) {
-		t.Errorf("email templates on the styleguide = %d", n)
+		t.Errorf("email templates on the styleguide = %d, want every sample (%d)", n, len(all))
+	}
+	for _, state := range []string{"email", "email-confirmed", "email-confirmed-signed-out", "email-in-use", "email-link-invalid"} {
+		if doc.Find(`a[href="/dev/styleguide/`+state+`"]`).Length() != 1 {
+			t.Errorf("styleguide does not link the %s state", state)
+		}
 	}
 	links := doc.Find(`a[href^="/dev/styleguide/"]`)
 	if links.Length() < 10 {
@@ -87,7 +92,7 @@ func TestDevStyleguideAndSamples(t *testing.T) {
 	box := b.Get("/dev/mailbox")
 	samples := box.Doc(t).Find(`[data-testid="mail-sample"]`)
 	if samples.Length() != len(all) {
-		t.Fatalf("email samples = %d", samples.Length())
+		t.Fatalf("email samples = %d, want %d", samples.Length(), len(all))
 	}
 	samples.Find(".meta a").Each(func(_ int, a *goquery.Selection) {
 		href, _ := a.Attr("href")

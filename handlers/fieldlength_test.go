@@ -40,6 +40,8 @@ func TestOverlongFieldsAreInlineErrors(t *testing.T) {
 			{"new password", "/account/password", signedIn, url.Values{"current_password": {oldPassword}, "password": {long}}, 422, "password-feedback", tooLong},
 			{"current password", "/account/password", signedIn, url.Values{"current_password": {long}, "password": {newPassword}}, 422, "current_password-feedback", "That is not your current password."},
 			{"delete current password", "/account/delete", signedIn, url.Values{"current_password": {long}}, 422, "current_password-feedback", "That is not your current password."},
+			{"change email: new address", "/account/email", signedIn, url.Values{"email": {longEmail}, "current_password": {oldPassword}}, 422, "email-feedback", models.ErrEmailTooLong.Message},
+			{"change email: current password", "/account/email", signedIn, url.Values{"email": {"long.new@example.com"}, "current_password": {long}}, 422, "current_password-feedback", "That is not your current password."},
 			{"inline password check", "/account/validate/password", nil, url.Values{"email": {email}, "password": {long}}, 200, "", tooLong},
 			{"inline email check", "/account/validate/email", nil, url.Values{"email": {longEmail}}, 200, "", models.ErrEmailTooLong.Message},
 		}
@@ -89,10 +91,13 @@ func TestOverlongFieldsAreInlineErrors(t *testing.T) {
 				t.Errorf("70 KiB body to %s: %d, want 413", path, r.StatusCode)
 			}
 		}
-		for _, path := range []string{"/account/password", "/account/delete"} {
+		for _, path := range []string{"/account/password", "/account/delete", "/account/email"} {
 			if r := signedIn.Post(path, url.Values{"current_password": {huge}}); r.StatusCode != http.StatusRequestEntityTooLarge {
 				t.Errorf("70 KiB body to %s: %d, want 413", path, r.StatusCode)
 			}
+		}
+		if n := testutil.CountRows(t, app.DB.NewSelect().Model((*models.EmailChange)(nil))); n != 0 {
+			t.Errorf("over-long fields asked for %d changes of address", n)
 		}
 	})
 }

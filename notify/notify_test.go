@@ -80,17 +80,20 @@ func TestSamples(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, want := range map[string]string{"reset": "1 hours 30 minutes", "changed": "through a password reset",
-		"goodbye":       "deleted from the account page",
-		"passkey-added": "A passkey named “Phone” was added", "passkey-removed": "The passkey named “Phone” was removed"} {
+	for name, want := range map[string]string{
+		"reset": "1 hours 30 minutes", "changed": "through a password reset", "goodbye": "deleted from the account page",
+		"passkey-added": "A passkey named “Phone” was added", "passkey-removed": "The passkey named “Phone” was removed",
+		"email-change-confirm": "/account/email/confirm?code=SAMPLE", "email-change-requested": "/account/not-me?token=SAMPLE",
+		"email-change-taken": "Someone asked to move another Latchkey account", "email-changed": "changed from ann@example.com to ann.new@example.org",
+	} {
 		t.Run(name, func(t *testing.T) {
 			if !strings.Contains(got[name].Text, want) {
 				t.Errorf("sample %s lacks %q:\n%s", name, want, got[name].Text)
 			}
 		})
 	}
-	if len(got) != 5 {
-		t.Errorf("%d samples, want 5", len(got))
+	if len(got) != 9 {
+		t.Errorf("%d samples, want 9", len(got))
 	}
 }
 
