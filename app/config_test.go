@@ -45,6 +45,13 @@ func TestConfig(t *testing.T) {
 	if c, err := app.LoadConfig(env(map[string]string{"LIMIT_SIGNIN_FAILURES_PER_DEVICE": "4"})); err != nil || c.Limits.SignInFreeFailuresDevice != 4 {
 		t.Errorf("LIMIT_SIGNIN_FAILURES_PER_DEVICE not read: %v", err)
 	}
+	if c, err := app.LoadConfig(env(map[string]string{"LIMIT_EMAIL_CHANGES_PER_HOUR": "2", "LIMIT_EMAIL_CHANGES_PER_HOUR_PER_IP": "7"})); err != nil ||
+		c.Limits.EmailChangesPerHour != 2 || c.Limits.EmailChangesPerHourIP != 7 || cfg.Limits.EmailChangesPerHour != 5 || cfg.Limits.EmailChangesPerHourIP != 20 {
+		t.Errorf("LIMIT_EMAIL_CHANGES_PER_HOUR(_PER_IP) not read, or other defaults: %v", err)
+	}
+	if _, err := app.LoadConfig(env(map[string]string{"LIMIT_EMAIL_CHANGES_PER_HOUR": "0"})); err == nil {
+		t.Errorf("LIMIT_EMAIL_CHANGES_PER_HOUR=0 accepted")
+	}
 	if cfg.RequireVerifiedEmail || cfg.RequireMFA {
 		t.Errorf("REQUIRE_VERIFIED_EMAIL / REQUIRE_MFA default on: %v %v", cfg.RequireVerifiedEmail, cfg.RequireMFA)
 	}

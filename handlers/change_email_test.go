@@ -432,15 +432,16 @@ func TestChangeEmailLimits(t *testing.T) {
 // TestChangeEmailNeedsSignIn: the form is behind the guard; the link is
 // not (see TestChangeEmailConfirmSignedOut).
 func TestChangeEmailNeedsSignIn(t *testing.T) {
-	app := testutil.StartApp(t, "sqlite")
-	b := app.NewBrowser(t)
-	if r := b.Get("/account/email"); r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/account/login?next=/account/email" {
-		t.Errorf("GET signed out: %d %q", r.StatusCode, r.Header.Get("Location"))
-	}
-	if r := b.Post("/account/email", url.Values{"email": {"x@example.com"}, "current_password": {oldPassword}}); r.StatusCode != http.StatusSeeOther {
-		t.Errorf("POST signed out: %d", r.StatusCode)
-	}
-	if n := testutil.CountRows(t, app.DB.NewSelect().Model((*models.EmailChange)(nil))); n != 0 {
-		t.Errorf("%d requests stored", n)
-	}
+	forEachApp(t, func(t *testing.T, app *testutil.App) {
+		b := app.NewBrowser(t)
+		if r := b.Get("/account/email"); r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/account/login?next=/account/email" {
+			t.Errorf("GET signed out: %d %q", r.StatusCode, r.Header.Get("Location"))
+		}
+		if r := b.Post("/account/email", url.Values{"email": {"x@example.com"}, "current_password": {oldPassword}}); r.StatusCode != http.StatusSeeOther {
+			t.Errorf("POST signed out: %d", r.StatusCode)
+		}
+		if n := testutil.CountRows(t, app.DB.NewSelect().Model((*models.EmailChange)(nil))); n != 0 {
+			t.Errorf("%d requests stored", n)
+		}
+	})
 }

@@ -572,6 +572,26 @@ func TestVerifyRefusesEndedSessionsAtOnce(t *testing.T) {
 			refused("after a reset", cookie)
 		})
 
+		t.Run("change of address", func(t *testing.T) {
+			const email, moved = "mover-fa@example.com", "moved-fa@example.com"
+			laptop := app.Register(t, email, oldPassword)
+			_, phone := signInAs(t, app, email, oldPassword)
+			warm(phone)
+			warm(laptop.Cookie(sessionCookie))
+			if r := laptop.Post("/account/email", url.Values{"email": {moved}, "current_password": {oldPassword}}); r.StatusCode != http.StatusSeeOther {
+				t.Fatalf("change of address: %d", r.StatusCode)
+			}
+			accepted("another device before the link is opened", phone)
+			link := testutil.ConfirmEmailLink(t, app.SMTP.WaitForMailTo(t, moved, "Confirm your new Latchkey email address", 1, 10*time.Second))
+			if r := laptop.Get(link); r.StatusCode != http.StatusOK {
+				t.Fatalf("confirm: %d", r.StatusCode)
+			}
+			refused("another device after the change of address", phone)
+			accepted("the confirming device", laptop.Cookie(sessionCookie))
+			if r := check(t, app, http.MethodGet, "/auth/whoami", laptop.Cookie(sessionCookie)); !strings.Contains(r.Body, moved) {
+				t.Errorf("whoami after the change still has the old address: %s", r.Body)
+			}
+		})
 	})
 }
 
