@@ -149,7 +149,7 @@ func TestBadInput(t *testing.T) {
 			}
 		})
 	}
-	if n := testutil.CountRows(t, app.DB.NewSelect().Model((*models.Account)(nil))); n != 1 {
-		t.Errorf("bad input to the deletion form: %d accounts, want 1", n)
+	if n := testutil.CountRows(t, app.DB.NewSelect().Model((*models.Account)(nil))); n != 2 { // with bad.input@ above
+		t.Errorf("bad input to the deletion form: %d accounts, want 2", n)
 	}
 }
