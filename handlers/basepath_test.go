@@ -399,7 +399,11 @@ func TestBasePathDevPages(t *testing.T) {
 		if r.StatusCode != http.StatusOK {
 			t.Errorf("GET %s: %d", p, r.StatusCode)
 		}
-		if n := checkPrefixed(t, app, p, r.Body); n < 1 {
+		// The change-of-address emails that must not carry a link (SPEC §8:
+		// "someone tried to use it, with no link"; the address already
+		// changed) are checked for prefixed links all the same.
+		linkless := strings.HasSuffix(p, "/sample/email-change-taken") || strings.HasSuffix(p, "/sample/email-changed")
+		if n := checkPrefixed(t, app, p, r.Body); n < 1 && !linkless {
 			t.Errorf("%s: no link in the email", p)
 		}
 	}
