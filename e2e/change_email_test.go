@@ -25,6 +25,16 @@ func TestChangeEmailJourneyWithoutJavaScript(t *testing.T) {
 	changeEmailJourney(t, false)
 }
 
+// settle waits, with JavaScript, for the inline checks that typing
+// started to answer, as a person reading them would, before a submit.
+func settle(p *tab) {
+	p.t.Helper()
+	if p.js {
+		p.tab() // leave the field: its focusout check starts now, not mid-submit
+		p.waitFor("inline checks to finish", `document.querySelector(".htmx-request") === null`)
+	}
+}
+
 // registerInTab creates an account through the registration form; the tab
 // ends signed in on /account.
 func registerInTab(p *tab, email string) {
@@ -35,11 +45,9 @@ func registerInTab(p *tab, email string) {
 	p.typeInto("#email", email)
 	p.typeInto("#password", oldPassword)
 	if p.js {
-		// As a person would: the inline checks typing started answer
-		// before the submit.
 		p.waitFor("the strength meter", visible(`[data-testid="strength"]`))
-		p.waitFor("inline checks to finish", `document.querySelector(".htmx-request") === null`)
 	}
+	settle(p)
 	st := p.clickAndLoad("create account", `#register-form button[type="submit"]`)
 	if p.path() != "/account" {
 		shown := eval[[]string](p, `[...document.querySelectorAll(".form-error, .field-error, [data-testid=alert]")].map(e => e.textContent.trim()).filter(Boolean)`)
@@ -54,6 +62,7 @@ func signInTab(p *tab, email, password string, ok bool) {
 	p.open("/account/login")
 	p.typeInto("#email", email)
 	p.typeInto("#password", password)
+	settle(p)
 	if ok {
 		p.clickAndLoad("sign in as "+email, `#login-form button[type="submit"]`)
 		p.requirePath("/account")
@@ -93,6 +102,7 @@ func changeEmailJourney(t *testing.T, withJS bool) {
 	p.shoot("change-email")
 	p.typeInto("#email", newEmail)
 	p.typeInto("#current_password", oldPassword)
+	settle(p)
 	p.clickAndLoad("send the confirmation link", `#email-form button[type="submit"]`)
 	p.requirePath("/account")
 	if got := p.text(`[data-testid="flash"]`); !strings.Contains(got, newEmail) {
@@ -161,6 +171,7 @@ func TestAccessibilityChangeEmail(t *testing.T) {
 			p.typeInto("#email", target)
 			p.clear("#current_password")
 			p.typeInto("#current_password", oldPassword)
+			settle(p)
 			p.clickAndLoad("send the link", `#email-form button[type="submit"]`)
 			p.requirePath("/account")
 			a.check(p, "account after request")
@@ -183,6 +194,7 @@ func TestAccessibilityChangeEmail(t *testing.T) {
 			p.open("/account/email")
 			p.typeInto("#email", second)
 			p.typeInto("#current_password", oldPassword)
+			settle(p)
 			p.clickAndLoad("send another link", `#email-form button[type="submit"]`)
 			link = testutil.ConfirmEmailLink(t, waitForMail(t, app, second, changeConfirmSubject, 0))
 			if st := p.open(link); st != http.StatusOK {
