@@ -67,15 +67,7 @@ func RequireCaddy(t testing.TB) string {
 // the moment (the proxy is configured with it before it starts).
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	if err := ln.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return addr
+	return testutil.FreeAddr(t)
 }
 
 var placeholderRE = regexp.MustCompile(`\$\{([A-Z][A-Z0-9_]*)\}`)

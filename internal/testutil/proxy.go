@@ -2,8 +2,10 @@ package testutil
 
 import (
 	"io"
+	mrand "math/rand/v2"
 	"net"
 	"net/url"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -121,12 +123,24 @@ func (p *Proxy) Restore(t testing.TB) {
 
 // FreeAddr returns a loopback address nobody listens on (closed again, so
 // another process may in theory take it first; a start then fails loudly).
-func FreeAddr(t *testing.T) string {
+func FreeAddr(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	// A port below the kernel's ephemeral range (32768–60999 by default):
+	// the address is handed to another process that binds it later, and
+	// in the meantime an outgoing connection (to SMTP, to Postgres) could
+	// be given an ephemeral port; it can never be given one of these.
+	for range 200 {
+		port := 20000 + mrand.IntN(12000) // #nosec G404 -- a test port, not a secret
+		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			continue
+		}
+		addr := ln.Addr().String()
+		if err := ln.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return addr
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	t.Fatal("no free loopback port between 20000 and 32000")
+	return ""
 }
