@@ -97,16 +97,42 @@ func cliCredentials(rawEmail string, stdin io.Reader) (email, password string, e
 	return email, password, nil
 }
 
-// userCreate creates an account with the password read from stdin.
+// userCreate creates an account with the password read from stdin, as
+// registration does: the verification email is queued with it (an
+// operator typing an address does not prove that its owner reads it).
+// With SMTP_URL the command sends that email itself; without it, it stays
+// queued for the running server.
 func userCreate(ctx context.Context, a *app.App, rawEmail string, stdin io.Reader, stdout io.Writer) error {
 	email, password, err := cliCredentials(rawEmail, stdin)
 	if err != nil {
 		return err
 	}
-	if _, err := a.Store().Register(ctx, email, password, models.Client{}); err != nil {
+	tracked, queued := models.TrackQueued(ctx)
+	if _, err := a.Store().Register(tracked, email, password, models.Client{}, notify.Verify(ctx, a.Config().BaseURL)); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, "created", email)
+	return sendOwnMail(ctx, a, queued(), "verification email", email, stdout)
+}
+
+// sendOwnMail sends the messages this command queued (ids), and only
+// those: other mail in the shared outbox is the server's. Without
+// SMTP_URL they stay queued for the running server, whose dev mailbox
+// shows them.
+func sendOwnMail(ctx context.Context, a *app.App, ids []int64, what, to string, stdout io.Writer) error {
+	if a.Config().SMTPURL == "" {
+		fmt.Fprintln(stdout, what+" queued: the running server sends it (no SMTP_URL: it shows in the server's /dev/mailbox)")
+		return nil
+	}
+	sent, err := a.Worker().SendQueued(ctx, ids)
+	if err != nil {
+		return fmt.Errorf("the %s could not be sent (it stays queued for the server): %w", what, err)
+	}
+	if sent == len(ids) {
+		fmt.Fprintln(stdout, what, "sent to", to)
+	} else {
+		fmt.Fprintln(stdout, what+" queued: the server's outbox worker sends it")
+	}
 	return nil
 }
 
@@ -135,19 +161,8 @@ func userSetPassword(ctx context.Context, a *app.App, rawEmail string, stdin io.
 		return err
 	}
 	fmt.Fprintf(stdout, "password set for %s; every session signed out\n", email)
-	if cfg.SMTPURL == "" {
-		fmt.Fprintln(stdout, "notification email queued: the running server sends it (no SMTP_URL: it shows in the server's /dev/mailbox)")
-		return nil
-	}
-	ids := queued()
-	sent, err := a.Worker().SendQueued(ctx, ids)
-	if err != nil {
-		return fmt.Errorf("password set, but the notification email could not be sent (it stays queued for the server): %w", err)
-	}
-	if sent == len(ids) {
-		fmt.Fprintln(stdout, "notification email sent to", email)
-	} else {
-		fmt.Fprintln(stdout, "notification email queued: the server's outbox worker sends it")
+	if err := sendOwnMail(ctx, a, queued(), "notification email", email, stdout); err != nil {
+		return fmt.Errorf("password set, but %w", err)
 	}
 	return nil
 }

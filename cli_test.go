@@ -38,7 +38,7 @@ func queueServerReset(t *testing.T, dbURL string) int64 {
 	}
 	defer db.Close()
 	store := testutil.NewStore(t, db, testutil.NewClock()) // seals with TestSecret
-	if _, err := store.Register(ctx, "other@example.com", pw, models.Client{}); err != nil {
+	if _, err := store.Register(ctx, "other@example.com", pw, models.Client{}, testutil.VerifyMail); err != nil {
 		t.Fatal(err)
 	}
 	tracked, queued := models.TrackQueued(ctx)

@@ -217,7 +217,7 @@ func newStore(db *bun.DB, cfg *Config, o options) (*models.Store, error) {
 		}
 	}
 	return models.NewStore(db, models.StoreOptions{
-		Hasher: hasher, Sealer: sealer, Links: links, Clock: o.clock, ResetTTL: cfg.ResetTTL,
+		Hasher: hasher, Sealer: sealer, Links: links, Clock: o.clock, ResetTTL: cfg.ResetTTL, VerifyTTL: cfg.VerifyTTL,
 		SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax, Limits: cfg.Limits,
 		SessionCacheMaxAge: o.cacheMaxAge,
 	}), nil

@@ -53,7 +53,7 @@ func TestRunServesDeliversAndStops(t *testing.T) {
 				t.Errorf("/healthz: %d", resp.StatusCode)
 			}
 			s := a.Store()
-			if _, err := s.Register(ctx, "run@example.com", "correct horse battery staple", models.Client{}); err != nil {
+			if _, err := s.Register(ctx, "run@example.com", "correct horse battery staple", models.Client{}, testutil.VerifyMail); err != nil {
 				t.Fatal(err)
 			}
 			err = s.RequestReset(ctx, "run@example.com", models.Client{}, func(m models.ResetMail) (models.Message, error) {

@@ -20,13 +20,15 @@ import (
 
 // Config is every setting, read from the environment once and validated.
 type Config struct {
-	Addr            string
-	BaseURL         *url.URL
-	DatabaseURL     string
-	SMTPURL         string
-	MailFrom        string
-	SessionSecret   []byte
-	ResetTTL        time.Duration
+	Addr          string
+	BaseURL       *url.URL
+	DatabaseURL   string
+	SMTPURL       string
+	MailFrom      string
+	SessionSecret []byte
+	ResetTTL      time.Duration
+	// VerifyTTL (VERIFY_TTL) is how long an email-verification link works.
+	VerifyTTL       time.Duration
 	TrustedProxies  []*net.IPNet
 	LogFormat       string
 	SessionIdle     time.Duration
@@ -118,6 +120,7 @@ func LoadConfig(getenv func(string) string) (*Config, error) {
 		MailFrom:        str("MAIL_FROM", "Latchkey <no-reply@localhost>"),
 		LogFormat:       str("LOG_FORMAT", "text"),
 		ResetTTL:        dur("RESET_TTL", time.Hour),
+		VerifyTTL:       dur("VERIFY_TTL", models.DefaultVerifyTTL),
 		SessionIdle:     dur("SESSION_IDLE", 30*time.Minute),
 		SessionMax:      dur("SESSION_MAX", 12*time.Hour),
 		ShutdownTimeout: dur("SHUTDOWN_TIMEOUT", 15*time.Second),

@@ -17,12 +17,14 @@ func TestConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cfg.Addr != "127.0.0.1:8080" || cfg.BaseURL.String() != "http://localhost:8080" || cfg.DatabaseURL != "sqlite:./data/latchkey.db" ||
-		cfg.ResetTTL != time.Hour || cfg.SessionIdle != 30*time.Minute || cfg.SessionMax != 12*time.Hour || !cfg.DevMode() {
+		cfg.ResetTTL != time.Hour || cfg.VerifyTTL != 24*time.Hour || cfg.SessionIdle != 30*time.Minute || cfg.SessionMax != 12*time.Hour || !cfg.DevMode() {
 		t.Errorf("defaults: %+v", cfg)
 	}
 	bad := []map[string]string{
 		{"RESET_TTL": "soon"},
 		{"RESET_TTL": "-1h"},
+		{"VERIFY_TTL": "tomorrow"},
+		{"VERIFY_TTL": "0s"},
 		{"BASE_URL": "ftp://x"},
 		{"BASE_URL": "http://x.example/a/../b"}, // a path prefix, but not a plain one (TestBaseURLPath)
 		{"DATABASE_URL": "mysql://x"},
@@ -51,6 +53,9 @@ func TestConfig(t *testing.T) {
 	}
 	if _, err := app.LoadConfig(env(map[string]string{"LIMIT_EMAIL_CHANGES_PER_HOUR": "0"})); err == nil {
 		t.Errorf("LIMIT_EMAIL_CHANGES_PER_HOUR=0 accepted")
+	}
+	if c, err := app.LoadConfig(env(map[string]string{"VERIFY_TTL": "48h"})); err != nil || c.VerifyTTL != 48*time.Hour {
+		t.Errorf("VERIFY_TTL=48h not read: %v", err)
 	}
 	if cfg.RequireVerifiedEmail || cfg.RequireMFA {
 		t.Errorf("REQUIRE_VERIFIED_EMAIL / REQUIRE_MFA default on: %v %v", cfg.RequireVerifiedEmail, cfg.RequireMFA)

@@ -23,3 +23,8 @@ func (h *Handler) composeChanged(c echo.Context) models.ComposeChanged {
 func (h *Handler) composeEmailChange(c echo.Context) models.ComposeEmailChange {
 	return notify.EmailChange(c.Request().Context(), h.baseURL)
 }
+
+// composeVerify renders the email-verification email (notify.Verify).
+func (h *Handler) composeVerify(c echo.Context) models.ComposeVerify {
+	return notify.Verify(c.Request().Context(), h.baseURL)
+}

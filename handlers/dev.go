@@ -78,7 +78,7 @@ func (h *Handler) devMailbox(c echo.Context) error {
 	return h.render(c, http.StatusOK, views.MailboxPage(h.page(c, "Dev mailbox"), vm))
 }
 
-var sampleOrder = append([]string{"reset", "changed", "goodbye", "passkey-added", "passkey-removed"}, notify.EmailChangeSampleNames...)
+var sampleOrder = append([]string{"reset", "changed", "goodbye", "passkey-added", "passkey-removed", "verify"}, notify.EmailChangeSampleNames...)
 
 // sampleMessages lists every email template with sample data for the
 // mailbox and the styleguide.
@@ -97,7 +97,7 @@ func (h *Handler) sampleMessages(ctx context.Context) ([]views.MailboxMessage, e
 
 // sampleEmails renders every email template with sample data.
 func (h *Handler) sampleEmails(ctx context.Context) (map[string]models.Message, error) {
-	return notify.Samples(ctx, h.baseURL, h.store.ResetTTL())
+	return notify.Samples(ctx, h.baseURL, h.store.ResetTTL(), h.store.VerifyTTL())
 }
 
 // devMailboxHTML shows one email's HTML part. Email HTML uses inline

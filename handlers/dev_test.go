@@ -67,7 +67,7 @@ func TestDevStyleguideAndSamples(t *testing.T) {
 		t.Errorf("strength states shown = %d", n)
 	}
 	// Every email notify.Samples renders, whatever their number.
-	all, err := notify.Samples(t.Context(), &url.URL{Scheme: "http", Host: "localhost"}, time.Hour)
+	all, err := notify.Samples(t.Context(), &url.URL{Scheme: "http", Host: "localhost"}, time.Hour, 24*time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}

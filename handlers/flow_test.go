@@ -21,7 +21,7 @@ func TestResetFlowEndToEnd(t *testing.T) {
 		if resp.StatusCode != http.StatusOK || resp.Text(t, `[data-testid="account-email"]`) == "" {
 			t.Fatalf("account page after register: %d", resp.StatusCode)
 		}
-		if got := resp.Text(t, `[data-testid="flash"]`); got != "Welcome! Your account is ready." {
+		if got := resp.Text(t, `[data-testid="flash"]`); got != "Welcome! Your account is ready. We have emailed you a link to verify your address." {
 			t.Errorf("welcome flash = %q", got)
 		}
 

@@ -69,3 +69,18 @@ func (f *form) fields(names ...string) (map[string]string, error) {
 	}
 	return out, nil
 }
+
+// clean checks every field of a form that reads none (a button): a field
+// sent twice, not valid UTF-8 or holding control characters is a 400, as
+// in text.
+func (f *form) clean() error {
+	for name := range f.values {
+		if !models.CleanText(name) {
+			return echo.NewHTTPError(http.StatusBadRequest, "invalid characters")
+		}
+		if _, err := f.text(name); err != nil {
+			return err
+		}
+	}
+	return nil
+}

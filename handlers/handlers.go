@@ -212,6 +212,11 @@ func (h *Handler) Echo() *echo.Echo {
 	e.POST("/account/login/passkey/begin", h.jsonAPI(h.beginPasskeySignIn))
 	e.POST("/account/login/passkey/finish", h.jsonAPI(h.finishPasskeySignIn))
 
+	// Email verification (SPEC §8): the emailed link works signed in or
+	// out; the resend button is on the account page.
+	e.GET("/account/verify-email", h.verifyEmail)
+	signedIn.POST("/account/verify-email/resend", h.resendVerification)
+
 	if h.devMode { // loopback clients only (devLoopbackOnly)
 		e.GET("/dev/mailbox", h.devMailbox)
 		e.GET("/dev/mailbox/:id", h.devMailboxHTML)

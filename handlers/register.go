@@ -73,7 +73,7 @@ func (h *Handler) register(c echo.Context) error {
 	if err := h.store.AllowRegistration(ctx, c.RealIP()); err != nil {
 		return err
 	}
-	acc, err := h.store.Register(ctx, email, password, client(c))
+	acc, err := h.store.Register(ctx, email, password, client(c), h.composeVerify(c))
 	if errors.Is(err, models.ErrEmailTaken) {
 		return fail(views.Errors{"email": emailTaken})
 	}
@@ -96,7 +96,7 @@ func (h *Handler) register(c echo.Context) error {
 		// Latchkey page instead.
 		return redirect(c, rd)
 	}
-	if err := h.setFlash(c, "success", "Welcome! Your account is ready."); err != nil {
+	if err := h.setFlash(c, "success", "Welcome! Your account is ready. We have emailed you a link to verify your address."); err != nil {
 		return err
 	}
 	return redirect(c, h.path("/account"))

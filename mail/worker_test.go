@@ -22,7 +22,7 @@ func queue(t *testing.T, s *models.Store, email string, under ...context.Context
 		ctx = under[0]
 	}
 	if _, err := s.AccountByEmail(ctx, email); err != nil {
-		if _, err := s.Register(ctx, email, "correct horse battery staple", models.Client{}); err != nil {
+		if _, err := s.Register(ctx, email, "correct horse battery staple", models.Client{}, testutil.VerifyMail); err != nil {
 			t.Fatal(err)
 		}
 	}

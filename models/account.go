@@ -148,22 +148,28 @@ func AccountByID(ctx context.Context, db bun.IDB, id int64) (*Account, error) {
 }
 
 // Register creates an account with a password that has already passed
-// CheckPasswordPolicy, records the event, and returns the account.
-func (s *Store) Register(ctx context.Context, email, password string, client Client) (*Account, error) {
+// CheckPasswordPolicy, records the event and queues the verification
+// email (compose renders it), all in one transaction: no account without
+// its email, no email without its account. It returns the account.
+func (s *Store) Register(ctx context.Context, email, password string, client Client, compose ComposeVerify) (*Account, error) {
+	client = client.clean()
 	hash, err := s.hasher.Hash(ctx, password)
 	if err != nil {
 		return nil, fmt.Errorf("register: %w", err)
 	}
 	now := s.now()
 	acc := &Account{Email: email, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
-	err = s.inTx(ctx, func(ctx context.Context, tx bun.Tx, _ *queued) error {
+	err = s.inTx(ctx, func(ctx context.Context, tx bun.Tx, q *queued) error {
 		if _, err := tx.NewInsert().Model(acc).Returning("id").Exec(ctx); err != nil {
 			if IsUniqueViolation(err) {
 				return ErrEmailTaken
 			}
 			return fmt.Errorf("insert account: %w", err)
 		}
-		return RecordEvent(ctx, tx, acc.ID, EventRegistered, client, now)
+		if err := RecordEvent(ctx, tx, acc.ID, EventRegistered, client, now); err != nil {
+			return err
+		}
+		return s.queueVerification(ctx, tx, q, acc, client, now, compose)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("register: %w", err)
@@ -304,6 +310,12 @@ func (s *Store) applyNewPassword(ctx context.Context, tx bun.Tx, q *queued, p ne
 	}
 	if _, err := upd.Exec(ctx); err != nil {
 		return fmt.Errorf("update hash: %w", err)
+	}
+	if p.Change == ChangedByReset {
+		// Proven: open verification links have nothing left to do.
+		if err := useUpVerifications(ctx, tx, acc.ID, now); err != nil {
+			return err
+		}
 	}
 	acc.PasswordHash = p.Hash
 	acc.PasswordLockedAt = nil

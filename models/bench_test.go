@@ -29,7 +29,7 @@ func benchStore(b *testing.B, dialect string) (*models.Store, *bun.DB) {
 
 func benchAccount(b *testing.B, s *models.Store, email string) *models.Account {
 	b.Helper()
-	acc, err := s.Register(context.Background(), email, "correct horse battery staple", models.Client{IP: "192.0.2.1", UserAgent: "bench"})
+	acc, err := s.Register(context.Background(), email, "correct horse battery staple", models.Client{IP: "192.0.2.1", UserAgent: "bench"}, testutil.VerifyMail)
 	if err != nil {
 		b.Fatal(err)
 	}

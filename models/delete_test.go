@@ -17,7 +17,7 @@ func TestDeleteAccountIsAllOrNothing(t *testing.T) {
 	testutil.ForEachDB(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		store := testutil.NewStore(t, db, testutil.NewClock())
-		acc, err := store.Register(ctx, "whole@example.com", "correct horse battery staple", models.Client{})
+		acc, err := store.Register(ctx, "whole@example.com", "correct horse battery staple", models.Client{}, testutil.VerifyMail)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -35,6 +35,9 @@ const (
 	// (ConfirmEmailChange).
 	EventEmailChangeRequested EventKind = "email-change-requested"
 	EventEmailChanged         EventKind = "email-changed"
+	// EventEmailVerified: the address was proven with an emailed
+	// verification link (VerifyEmail).
+	EventEmailVerified EventKind = "email-verified"
 )
 
 // eventLabels names each event for people (the account page's activity).
@@ -54,6 +57,7 @@ var eventLabels = map[EventKind]string{
 	EventPasskeyRefused:       "Passkey refused: its signature counter went backwards (it may have been copied)",
 	EventEmailChangeRequested: "Email address change requested",
 	EventEmailChanged:         "Email address changed",
+	EventEmailVerified:        "Email address verified",
 }
 
 // Label names the event for people. A kind this version does not know (a

@@ -59,7 +59,7 @@ func TestSecretCheckOnExistingDatabase(t *testing.T) {
 	testutil.ForEachDB(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		s := testutil.NewStore(t, db, testutil.NewClock()) // seals with TestSecret
-		if _, err := s.Register(ctx, "old@example.com", "correct horse battery staple", models.Client{}); err != nil {
+		if _, err := s.Register(ctx, "old@example.com", "correct horse battery staple", models.Client{}, testutil.VerifyMail); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.RequestReset(ctx, "old@example.com", models.Client{}, resetMail); err != nil {
@@ -84,7 +84,7 @@ func TestClaimQueuedTakesOnlyItsOwn(t *testing.T) {
 		s := testutil.NewStore(t, db, testutil.NewClock())
 		tracked, queued := models.TrackQueued(ctx)
 		for _, e := range []string{"a@example.com", "b@example.com"} {
-			if _, err := s.Register(ctx, e, "correct horse battery staple", models.Client{}); err != nil {
+			if _, err := s.Register(ctx, e, "correct horse battery staple", models.Client{}, testutil.VerifyMail); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -25,7 +25,7 @@ func resetMail(m models.ResetMail) (models.Message, error) {
 
 func register(t *testing.T, s *models.Store, email string) *models.Account {
 	t.Helper()
-	acc, err := s.Register(context.Background(), email, "correct horse battery staple", models.Client{IP: "192.0.2.1", UserAgent: "test"})
+	acc, err := s.Register(context.Background(), email, "correct horse battery staple", models.Client{IP: "192.0.2.1", UserAgent: "test"}, testutil.VerifyMail)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func TestMigrationsAreIdempotent(t *testing.T) {
 			t.Fatalf("second migrate applied %d (%v)", n, err)
 		}
 		tables := strings.Join(testutil.Tables(t, db), " ")
-		for _, want := range []string{"accounts", "password_resets", "sessions", "security_events", "outbox_emails", "rate_limits"} {
+		for _, want := range []string{"accounts", "password_resets", "sessions", "security_events", "outbox_emails", "rate_limits", "email_verifications"} {
 			if !strings.Contains(tables, want) {
 				t.Errorf("table %s missing (have %s)", want, tables)
 			}
@@ -78,7 +78,7 @@ func TestAccounts(t *testing.T) {
 		s := testutil.NewStore(t, db, testutil.NewClock())
 		ctx := context.Background()
 		acc := register(t, s, "lee@example.com")
-		if _, err := s.Register(ctx, "lee@example.com", "another long passphrase", models.Client{}); !errors.Is(err, models.ErrEmailTaken) {
+		if _, err := s.Register(ctx, "lee@example.com", "another long passphrase", models.Client{}, testutil.VerifyMail); !errors.Is(err, models.ErrEmailTaken) {
 			t.Errorf("duplicate register: %v", err)
 		}
 		if strings.Contains(acc.PasswordHash, "correct horse") || !strings.HasPrefix(acc.PasswordHash, "$argon2id$") {
@@ -152,7 +152,7 @@ func TestResetRequestAndCompletion(t *testing.T) {
 		if !row.ExpiresAt.Equal(row.CreatedAt.Add(time.Hour)) {
 			t.Errorf("expiry %v vs created %v", row.ExpiresAt, row.CreatedAt)
 		}
-		n := testutil.CountRows(t, db.NewSelect().Model((*models.OutboxEmail)(nil)))
+		n := testutil.CountRows(t, db.NewSelect().Model((*models.OutboxEmail)(nil)).Where("kind = ?", models.MailReset))
 		if n != 1 {
 			t.Errorf("outbox rows = %d", n)
 		}
@@ -260,12 +260,12 @@ func TestResetMailLimitPerAddress(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if n := testutil.CountRows(t, db.NewSelect().Model((*models.OutboxEmail)(nil))); n != 3 {
+		if n := testutil.CountRows(t, db.NewSelect().Model((*models.OutboxEmail)(nil)).Where("kind = ?", models.MailReset)); n != 3 {
 			t.Errorf("emails queued = %d, want 3 per hour", n)
 		}
 		clock.Advance(61 * time.Minute)
 		requestReset(t, s, "spam@example.com")
-		if n := testutil.CountRows(t, db.NewSelect().Model((*models.OutboxEmail)(nil))); n != 4 {
+		if n := testutil.CountRows(t, db.NewSelect().Model((*models.OutboxEmail)(nil)).Where("kind = ?", models.MailReset)); n != 4 {
 			t.Errorf("after an hour: %d", n)
 		}
 	})
@@ -447,8 +447,7 @@ func TestStaleWorkerCannotOverwriteAnOutcome(t *testing.T) {
 		clock := testutil.NewClock()
 		s := testutil.NewStore(t, db, clock)
 		ctx := context.Background()
-		acc := register(t, s, "lease@example.com")
-		requestReset(t, s, acc.Email)
+		register(t, s, "lease@example.com") // queues the verification email
 		first := claimDue(t, s, 1)
 		clock.Advance(2 * time.Minute) // the first worker outlives its lease
 		second := claimDue(t, s, 1)

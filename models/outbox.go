@@ -39,6 +39,8 @@ const (
 	MailEmailChangeTaken     MailKind = "email-change-taken"
 	MailEmailChangeRequested MailKind = "email-change-requested"
 	MailEmailChanged         MailKind = "email-changed"
+	// Email verification (models/verify_email.go).
+	MailVerifyEmail MailKind = "verify-email"
 )
 
 // OutboxEmail is a queued email. Its body (which may hold a reset code) is
@@ -236,7 +238,7 @@ func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 const usedLinkKeep = NotMeTTL + 2*24*time.Hour
 
 // Cleanup deletes sent and failed mail older than keep, expired or used
-// reset codes and change-of-address requests older than keep, dead sessions and stale rate-limit rows.
+// reset and verification codes and change-of-address requests older than keep, dead sessions and stale rate-limit rows.
 func (s *Store) Cleanup(ctx context.Context, keep time.Duration) error {
 	now := s.now()
 	cut := now.Add(-keep)
@@ -247,6 +249,8 @@ func (s *Store) Cleanup(ctx context.Context, keep time.Duration) error {
 		{"outbox", s.db.NewDelete().Model((*OutboxEmail)(nil)).
 			Where("status IN (?, ?) AND created_at < ?", OutboxSent, OutboxFailed, cut)},
 		{"resets", s.db.NewDelete().Model((*PasswordReset)(nil)).
+			Where("expires_at < ? OR (used_at IS NOT NULL AND used_at < ?)", cut, cut)},
+		{"verifications", s.db.NewDelete().Model((*EmailVerification)(nil)).
 			Where("expires_at < ? OR (used_at IS NOT NULL AND used_at < ?)", cut, cut)},
 		{"email changes", s.db.NewDelete().Model((*EmailChange)(nil)).
 			Where("expires_at < ? OR (used_at IS NOT NULL AND used_at < ?)", cut, cut)},

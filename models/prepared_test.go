@@ -17,7 +17,7 @@ func TestSessionLookupIsPreparedOnSQLiteOnly(t *testing.T) {
 	testutil.ForEachDB(t, func(t *testing.T, db *bun.DB) {
 		s := testutil.NewStore(t, db, testutil.NewClock())
 		client := models.Client{IP: "192.0.2.1", UserAgent: "test"}
-		acc, err := s.Register(t.Context(), "prepared@example.com", "correct horse battery staple", client)
+		acc, err := s.Register(t.Context(), "prepared@example.com", "correct horse battery staple", client, testutil.VerifyMail)
 		if err != nil {
 			t.Fatal(err)
 		}

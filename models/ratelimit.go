@@ -94,6 +94,8 @@ const (
 	// Change-of-address requests per account (public id) and per IP unit.
 	limitEmailChange   limitKind = "email-change"
 	limitEmailChangeIP limitKind = "email-change-ip"
+	// Resent verification emails per account (public id).
+	limitVerifyMail limitKind = "verify-mail"
 	// usedNotMeLink is not a limit but a mark: one row per spent "this
 	// wasn't me" link, which must outlive the link (see Cleanup).
 	usedNotMeLink limitKind = "not-me"

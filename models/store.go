@@ -97,7 +97,7 @@ func NewStore(db *bun.DB, o StoreOptions) *Store {
 		s.resetTTL = time.Hour
 	}
 	if s.verifyTTL == 0 {
-		s.verifyTTL = 24 * time.Hour
+		s.verifyTTL = DefaultVerifyTTL
 	}
 	if s.sessionIdle == 0 {
 		s.sessionIdle = 30 * time.Minute

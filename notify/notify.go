@@ -2,10 +2,10 @@
 // models.Message values. Its compose functions are handed to the model
 // transactions that queue the mail (models.RequestReset, CompleteReset,
 // SetPassword, ConfirmNotMe, DeleteAccount, AddPasskey, RemovePasskey,
-// RequestEmailChange, ConfirmEmailChange), so models never imports views;
-// the web handlers and the command line use the same ones. Every link it
-// writes is on BASE_URL (under its path prefix, if it has one), never on a
-// request's Host header.
+// RequestEmailChange, ConfirmEmailChange, Register, ResendVerification), so
+// models never imports views; the web handlers and the command line use
+// the same ones. Every link it writes is on BASE_URL (under its path
+// prefix, if it has one), never on a request's Host header.
 package notify
 
 import (
@@ -77,8 +77,8 @@ func Changed(ctx context.Context, baseURL *url.URL) models.ComposeChanged {
 }
 
 // Samples renders every email with sample data, keyed by name, for the
-// dev mailbox; resetTTL is the reset code lifetime to show.
-func Samples(ctx context.Context, baseURL *url.URL, resetTTL time.Duration) (map[string]models.Message, error) {
+// dev mailbox; resetTTL and verifyTTL are the code lifetimes to show.
+func Samples(ctx context.Context, baseURL *url.URL, resetTTL, verifyTTL time.Duration) (map[string]models.Message, error) {
 	now := time.Date(2026, 11, 23, 9, 58, 0, 0, time.UTC)
 	client := models.Client{IP: "192.0.2.10", UserAgent: "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0"}
 	reset, err := resetMessage(ctx, baseURL, models.ResetMail{
@@ -105,10 +105,16 @@ func Samples(ctx context.Context, baseURL *url.URL, resetTTL time.Duration) (map
 	if err != nil {
 		return nil, err
 	}
+	verify, err := verifyMessage(ctx, baseURL, models.VerifyMail{
+		Email: "ann@example.com", Code: "SAMPLE-CODE-not-a-real-one", ExpiresAt: now.Add(verifyTTL),
+	}, verifyTTL)
+	if err != nil {
+		return nil, err
+	}
 	out := map[string]models.Message{"reset": reset, "changed": changed, "goodbye": goodbye,
-		"passkey-added": passkeyAdded, "passkey-removed": passkeyRemoved}
-	// Change of address (email_change.go), with VERIFY_TTL's default.
-	change, err := emailChangeSamples(ctx, baseURL, now, client, 24*time.Hour)
+		"passkey-added": passkeyAdded, "passkey-removed": passkeyRemoved, "verify": verify}
+	// Change of address (email_change.go).
+	change, err := emailChangeSamples(ctx, baseURL, now, client, verifyTTL)
 	if err != nil {
 		return nil, err
 	}

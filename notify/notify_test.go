@@ -76,7 +76,7 @@ func TestResetLinksOnBaseURL(t *testing.T) {
 
 // TestSamples: the dev mailbox gets every email, rendered.
 func TestSamples(t *testing.T) {
-	got, err := Samples(context.Background(), base, 90*time.Minute)
+	got, err := Samples(context.Background(), base, 90*time.Minute, 48*time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,6 +85,7 @@ func TestSamples(t *testing.T) {
 		"passkey-added": "A passkey named “Phone” was added", "passkey-removed": "The passkey named “Phone” was removed",
 		"email-change-confirm": "/account/email/confirm?code=SAMPLE", "email-change-requested": "/account/not-me?token=SAMPLE",
 		"email-change-taken": "Someone asked to move another Latchkey account", "email-changed": "changed from ann@example.com to ann.new@example.org",
+		"verify": "expires in 48 hours",
 	} {
 		t.Run(name, func(t *testing.T) {
 			if !strings.Contains(got[name].Text, want) {
@@ -92,8 +93,8 @@ func TestSamples(t *testing.T) {
 			}
 		})
 	}
-	if len(got) != 9 {
-		t.Errorf("%d samples, want 9", len(got))
+	if len(got) != 10 {
+		t.Errorf("%d samples, want 10", len(got))
 	}
 }
 
@@ -129,7 +130,16 @@ func TestLinksKeepBasePath(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			verify, err := Verify(context.Background(), prefixed)(models.VerifyMail{
+				Email: "bo@example.com", Code: "abc-DEF_123", ExpiresAt: time.Now().Add(time.Hour),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
 			for _, want := range []struct{ part, link string }{
+				{verify.Text, "https://example.com/latchkey/account/verify-email?code=abc-DEF_123"},
+				{verify.HTML, "https://example.com/latchkey/account/verify-email?code=abc-DEF_123"},
+				{verify.Text, "https://example.com/latchkey/account"},
 				{reset.Text, "https://example.com/latchkey/account/reset-password?code=abc-DEF_123"},
 				{reset.HTML, "https://example.com/latchkey/account/reset-password?code=abc-DEF_123"},
 				{reset.Text, "https://example.com/latchkey/account/forgot-password"},
@@ -140,11 +150,36 @@ func TestLinksKeepBasePath(t *testing.T) {
 					t.Errorf("email lacks %s:\n%s", want.link, want.part)
 				}
 			}
-			for _, part := range []string{reset.Text, reset.HTML, changed.Text, changed.HTML} {
+			for _, part := range []string{reset.Text, reset.HTML, changed.Text, changed.HTML, verify.Text, verify.HTML} {
 				if strings.Contains(part, "example.com/account/") || strings.Contains(part, "latchkey//") {
 					t.Errorf("a link outside the prefix:\n%s", part)
 				}
 			}
 		})
+	}
+}
+
+// TestVerifyLinksOnBaseURL: the verification email's link is on BASE_URL
+// with the code, and it names the address, the lifetime and what to do
+// once it has expired.
+func TestVerifyLinksOnBaseURL(t *testing.T) {
+	m, err := Verify(context.Background(), base)(models.VerifyMail{
+		Email: "bo@example.com", Code: "abc-DEF_123", ExpiresAt: time.Now().Add(24*time.Hour + 20*time.Second),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, part := range []string{m.Text, m.HTML} {
+		for _, want := range []string{
+			"https://accounts.example.com/account/verify-email?code=abc-DEF_123",
+			"bo@example.com", "expires in 24 hours", "ask for a new one on your account page",
+		} {
+			if !strings.Contains(part, want) {
+				t.Errorf("email lacks %q:\n%s", want, part)
+			}
+		}
+	}
+	if m.To != "bo@example.com" || m.Subject != "Confirm your email address for Latchkey" || strings.Contains(m.Text, "#dropped") {
+		t.Errorf("to %q, subject %q; text:\n%s", m.To, m.Subject, m.Text)
 	}
 }

@@ -225,3 +225,21 @@ type PasskeyRemove struct {
 	Name    string
 	Created string
 }
+
+// The states of a verification link's page (VerifyEmailResult.State).
+const (
+	VerifyStateVerified = "verified"
+	VerifyStateAlready  = "already"
+	VerifyStateInvalid  = "invalid"
+)
+
+// VerifyEmailResult is the page a verification link opens.
+type VerifyEmailResult struct {
+	// State is VerifyStateVerified, VerifyStateAlready or VerifyStateInvalid
+	// (a 410).
+	State string
+	// Email is the address verified (empty for VerifyStateInvalid).
+	Email string
+	// SignedIn chooses the way on: the account page, or signing in.
+	SignedIn bool
+}

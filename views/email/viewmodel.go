@@ -31,3 +31,16 @@ type Changed struct {
 	// session and starts a reset.
 	NotMeURL string
 }
+
+// Verify is the email-verification email.
+type Verify struct {
+	// Email is the address being confirmed.
+	Email string
+	// Link is BASE_URL + the verification path + the code.
+	Link string
+	// ExpiresIn is human text ("24 hours"); ExpiresAt the absolute time (UTC).
+	ExpiresIn string
+	ExpiresAt string
+	// AccountURL is the account page, where a new link can be asked for.
+	AccountURL string
+}
