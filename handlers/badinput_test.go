@@ -152,4 +152,36 @@ func TestBadInput(t *testing.T) {
 	if n := testutil.CountRows(t, app.DB.NewSelect().Model((*models.Account)(nil))); n != 2 { // with bad.input@ above
 		t.Errorf("bad input to the deletion form: %d accounts, want 2", n)
 	}
+
+	// The resend-verification button (signed in): its form has no fields,
+	// but whatever it carries meets the same bar, and a refusal sends
+	// nothing. (The GET code parameter's matrix: TestVerificationLinkGone.)
+	for _, c := range []struct {
+		name, body, ctype string
+		want              int
+	}{
+		{"invalid UTF-8", "x=%ff%fe", form, 400},
+		{"NUL", "x=a%00b", form, 400},
+		{"CRLF", "x=a%0d%0aBcc:%20x%40evil.example", form, 400},
+		{"control character in a name", "a%01b=1", form, 400},
+		{"duplicated field", "x=1&x=2", form, 400},
+		{"malformed body", "%", form, 400},
+		{"multipart", "--x\r\n", "multipart/form-data; boundary=x", 415},
+		{"json", `{"email":"a@example.com"}`, "application/json", 415},
+		{"2 MiB body", "x=" + big, form, 413},
+	} {
+		t.Run("resend "+c.name, func(t *testing.T) {
+			req, err := http.NewRequest(http.MethodPost, app.URL+"/account/verify-email/resend", strings.NewReader(c.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", c.ctype)
+			if got := del.Do(req).StatusCode; got != c.want {
+				t.Errorf("resend %s: %d, want %d", c.name, got, c.want)
+			}
+		})
+	}
+	if n := testutil.CountRows(t, app.DB.NewSelect().Model((*models.OutboxEmail)(nil)).Where("kind = ?", models.MailVerifyEmail)); n != 1 {
+		t.Errorf("%d verification emails, want only the registration's", n)
+	}
 }

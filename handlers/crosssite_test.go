@@ -18,7 +18,7 @@ func TestCrossSitePostsAreRefused(t *testing.T) {
 	form := url.Values{"email": {"x@example.com"}, "password": {oldPassword}}
 	for _, path := range []string{"/account/register", "/account/login", "/account/forgot-password", "/account/reset-password", "/account/logout", "/account/validate/password", "/account/validate/email", "/account/delete",
 		"/account/passkeys/register/begin", "/account/passkeys/register/finish", "/account/passkeys/remove",
-		"/account/login/passkey/begin", "/account/login/passkey/finish"} {
+		"/account/login/passkey/begin", "/account/login/passkey/finish", "/account/verify-email/resend"} {
 		// Named "validate-email" for /account/validate/email: a slash in
 		// a subtest name would read as another level to -run.
 		t.Run(strings.ReplaceAll(strings.TrimPrefix(path, "/account/"), "/", "-"), func(t *testing.T) {
@@ -82,5 +82,19 @@ func TestCrossSitePostsAreRefused(t *testing.T) {
 	n := testutil.CountRows(t, app.DB.NewSelect().Model((*models.Account)(nil)))
 	if n != 1 { // xs@example.com
 		t.Errorf("refused posts created %d accounts", n)
+	}
+
+	// Signed in, a cross-site resend is refused too, and sends nothing.
+	me := app.Register(t, "cross@example.com", oldPassword)
+	for _, hdr := range [][]string{{"Sec-Fetch-Site", "cross-site"}, {"Sec-Fetch-Site", "same-site"}, {"Origin", "https://evil.example"}} {
+		if r := me.Post("/account/verify-email/resend", nil, hdr...); r.StatusCode != http.StatusForbidden {
+			t.Errorf("signed-in resend with %v: %d, want 403", hdr, r.StatusCode)
+		}
+	}
+	if r := me.Post("/account/verify-email/resend", nil, "Sec-Fetch-Site", "same-origin"); r.StatusCode != http.StatusSeeOther {
+		t.Errorf("same-origin resend: %d", r.StatusCode)
+	}
+	if n := testutil.CountRows(t, app.DB.NewSelect().Model((*models.OutboxEmail)(nil)).Where("kind = ?", models.MailVerifyEmail)); n != 2 {
+		t.Errorf("%d verification emails, want the registration's and the same-origin resend's", n)
 	}
 }

@@ -185,6 +185,13 @@ func (h *Handler) devStyleguide(c echo.Context) error {
 			p.Email = r.Email
 		}
 		return h.render(c, http.StatusOK, views.EmailConfirmPage(p, r))
+	case "account-unverified":
+		p.SignedIn, p.Email = true, views.StyleguideAccountUnverified.Email
+		return h.render(c, http.StatusOK, views.AccountOverview(p, views.StyleguideAccountUnverified))
+	case "verify-email-" + views.VerifyStateVerified, "verify-email-" + views.VerifyStateAlready, "verify-email-" + views.VerifyStateInvalid:
+		vm := views.StyleguideVerifyEmail[strings.TrimPrefix(page, "verify-email-")]
+		p.SignedIn, p.Email = vm.SignedIn, vm.Email
+		return h.render(c, http.StatusOK, views.VerifyEmailResultPage(p, vm))
 	default:
 		return echo.NewHTTPError(http.StatusNotFound)
 	}

@@ -27,7 +27,8 @@ func TestDevMailbox(t *testing.T) {
 	var page *testutil.Response
 	for {
 		page = b.Get("/dev/mailbox")
-		if page.StatusCode == http.StatusOK && page.Doc(t).Find(`[data-testid="mail"]`).Length() == 1 {
+		// The registration's verification email, then the reset email.
+		if page.StatusCode == http.StatusOK && page.Doc(t).Find(`[data-testid="mail"]`).Length() == 2 {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -76,11 +76,13 @@ func TestForgotPasswordRevealsNoAccountThroughPublicAnswers(t *testing.T) {
 			t.Parallel()
 			start := func() *testutil.App {
 				app := testutil.StartApp(t, dialect)
-				app.Register(t, known, oldPassword)
 				// SMTP refuses for now: a reset email stays in the
 				// outbox for the whole poll, as a slow relay would keep
-				// it, so the hidden state certainly differs.
+				// it, so the hidden state certainly differs. (From before
+				// the registration, so its verification email stays
+				// queued on both.)
 				app.SMTP.FailWith(451)
+				app.Register(t, known, oldPassword)
 				return app
 			}
 			withAccount, without := start(), start()
@@ -88,11 +90,13 @@ func TestForgotPasswordRevealsNoAccountThroughPublicAnswers(t *testing.T) {
 			want := publicAnswers(t, without, unknown)
 
 			// The hidden state did differ while the answers were taken.
-			if n, err := withAccount.Store.OutboxBacklog(t.Context()); err != nil || n != 2 {
-				t.Fatalf("outbox backlog after a known address: %d (%v), want 2", n, err)
+			// Two reset emails, and on both the registration's
+			// verification email.
+			if n, err := withAccount.Store.OutboxBacklog(t.Context()); err != nil || n != 3 {
+				t.Fatalf("outbox backlog after a known address: %d (%v), want 3", n, err)
 			}
-			if n, err := without.Store.OutboxBacklog(t.Context()); err != nil || n != 0 {
-				t.Fatalf("outbox backlog after an unknown address: %d (%v), want 0", n, err)
+			if n, err := without.Store.OutboxBacklog(t.Context()); err != nil || n != 1 {
+				t.Fatalf("outbox backlog after an unknown address: %d (%v), want 1", n, err)
 			}
 			for i := range got {
 				if got[i] != want[i] {

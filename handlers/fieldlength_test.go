@@ -91,7 +91,7 @@ func TestOverlongFieldsAreInlineErrors(t *testing.T) {
 				t.Errorf("70 KiB body to %s: %d, want 413", path, r.StatusCode)
 			}
 		}
-		for _, path := range []string{"/account/password", "/account/delete", "/account/email"} {
+		for _, path := range []string{"/account/password", "/account/delete", "/account/email", "/account/verify-email/resend"} {
 			if r := signedIn.Post(path, url.Values{"current_password": {huge}}); r.StatusCode != http.StatusRequestEntityTooLarge {
 				t.Errorf("70 KiB body to %s: %d, want 413", path, r.StatusCode)
 			}

@@ -40,7 +40,7 @@ func TestResetFlowEndToEnd(t *testing.T) {
 		if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Body, `data-testid="forgot-sent"`) {
 			t.Fatalf("forgot: %d\n%s", resp.StatusCode, resp.Body)
 		}
-		mail := app.SMTP.WaitFor(t, 1, 10*time.Second)[0]
+		mail := app.SMTP.WaitForSubject(t, resetSubject, 1, 10*time.Second)[0]
 		if mail.To[0] != email || mail.Subject != "Reset your Latchkey password" {
 			t.Fatalf("reset email to %v subject %q", mail.To, mail.Subject)
 		}
@@ -89,7 +89,7 @@ func TestResetFlowEndToEnd(t *testing.T) {
 			t.Errorf("flash shown twice: %q", got)
 		}
 
-		changed := app.SMTP.WaitFor(t, 2, 10*time.Second)[1]
+		changed := app.SMTP.WaitForSubject(t, "Your Latchkey password was changed", 1, 10*time.Second)[0]
 		if changed.Subject != "Your Latchkey password was changed" || changed.To[0] != email {
 			t.Errorf("second email: %q to %v", changed.Subject, changed.To)
 		}
@@ -156,9 +156,9 @@ func TestForgotPasswordSameAnswerForUnknownAddress(t *testing.T) {
 		if len(a.Header.Values("Set-Cookie")) != len(u.Header.Values("Set-Cookie")) {
 			t.Errorf("Set-Cookie differs")
 		}
-		app.SMTP.WaitFor(t, 1, 10*time.Second)
+		app.SMTP.WaitForSubject(t, resetSubject, 1, 10*time.Second)
 		time.Sleep(300 * time.Millisecond)
-		if n := len(app.SMTP.Emails()); n != 1 {
+		if n := len(app.SMTP.WaitForSubject(t, resetSubject, 1, 0)); n != 1 {
 			t.Errorf("emails sent = %d, want 1 (only the known address)", n)
 		}
 		resets, err := app.DB.NewSelect().Model((*models.PasswordReset)(nil)).Count(t.Context())
@@ -253,7 +253,7 @@ func TestConcurrentUseOfOneCodeHasOneWinner(t *testing.T) {
 		const email = "winner@example.com"
 		app.Register(t, email, oldPassword)
 		app.NewBrowser(t).Post("/account/forgot-password", url.Values{"email": {email}})
-		link := testutil.ResetLink(t, app.SMTP.WaitFor(t, 1, 10*time.Second)[0])
+		link := testutil.ResetLink(t, app.SMTP.WaitForSubject(t, resetSubject, 1, 10*time.Second)[0])
 		u, _ := url.Parse(link) // ResetLink matched it as a URL
 		code := u.Query().Get("code")
 
@@ -300,7 +300,7 @@ func TestResetRevokesEverySession(t *testing.T) {
 		}
 		stolen := phone.Cookie("latchkey_session")
 		app.NewBrowser(t).Post("/account/forgot-password", url.Values{"email": {email}})
-		link := testutil.ResetLink(t, app.SMTP.WaitFor(t, 1, 10*time.Second)[0])
+		link := testutil.ResetLink(t, app.SMTP.WaitForSubject(t, resetSubject, 1, 10*time.Second)[0])
 		other := app.NewBrowser(t)
 		other.Get(link)
 		if resp := other.Post("/account/reset-password", url.Values{"password": {newPassword}}); resp.StatusCode != http.StatusSeeOther {

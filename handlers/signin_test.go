@@ -51,7 +51,7 @@ func TestSignIn(t *testing.T) {
 		if got := acct.Text(t, `[data-testid="failed-signins"]`); got != "1 failed sign-in attempt recently." {
 			t.Errorf("failed sign-ins notice = %q", got)
 		}
-		if got := acct.Text(t, `[data-testid="verified-hint"]`); !strings.HasPrefix(got, "Not verified yet:") {
+		if got := acct.Text(t, `[data-testid="verified-hint"]`); !strings.HasPrefix(got, "Not verified yet.") {
 			t.Errorf("verified hint = %q", got)
 		}
 		setCookie := resp.Header.Get("Set-Cookie")

@@ -79,6 +79,24 @@ var StyleguideLoginPasskey = LoginForm{Passkeys: true}
 // StyleguidePasskeyRemove confirms the removal of a passkey.
 var StyleguidePasskeyRemove = PasskeyRemove{ID: "2", Name: "Work laptop (Ann's)", Created: "2026-11-22 17:30"}
 
+// StyleguideAccountUnverified is an account page whose address is not
+// verified yet: the state and the resend button.
+var StyleguideAccountUnverified = AccountPage{
+	Email: "bo@example.com",
+	Sessions: []SessionRow{
+		{ID: "current", Device: "Firefox on Linux", IP: "192.0.2.10", LastSeen: "2026-11-23 10:02", Current: true},
+	},
+	Events: []EventRow{{What: "Account created", IP: "192.0.2.10", Device: "Firefox on Linux", When: "2026-11-23 10:00"}},
+}
+
+// StyleguideVerifyEmail is a verification link's page in each state, by
+// state.
+var StyleguideVerifyEmail = map[string]VerifyEmailResult{
+	VerifyStateVerified: {State: VerifyStateVerified, Email: "ann@example.com"},
+	VerifyStateAlready:  {State: VerifyStateAlready, Email: "ann@example.com", SignedIn: true},
+	VerifyStateInvalid:  {State: VerifyStateInvalid},
+}
+
 // StyleguideErrors is every error page.
 var StyleguideErrors = []ErrorPage{
 	{Status: 403, Title: "Not allowed", Message: "This request was refused."},
