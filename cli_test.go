@@ -85,13 +85,24 @@ func TestCLISetPasswordLeavesOtherMailAlone(t *testing.T) {
 			smtp := testutil.StartSMTP(t)
 			env := map[string]string{"DATABASE_URL": dbURL, "SMTP_URL": smtp.URL(), "SESSION_SECRET": testutil.TestSecret,
 				"BASE_URL": "http://accounts.test"}
-			if code, _, errs := cliRun(env, pw+"\n", "user", "create", "cli@example.com"); code != 0 {
+			code, out, errs := cliRun(env, pw+"\n", "user", "create", "cli@example.com")
+			if code != 0 {
 				t.Fatalf("create: %d %s", code, errs)
+			}
+			// Like a registration, the account's verification email goes
+			// out with it.
+			if want := "created cli@example.com\nverification email sent to cli@example.com\n"; out != want {
+				t.Errorf("create: stdout %q, want %q", out, want)
+			}
+			created := smtp.Emails()
+			if len(created) != 1 || created[0].To[0] != "cli@example.com" || created[0].Subject != "Confirm your email address for Latchkey" ||
+				!strings.Contains(created[0].Text, "http://accounts.test/account/verify-email?code=") {
+				t.Fatalf("create sent %+v, want cli@example.com's verification email", created)
 			}
 			other := queueServerReset(t, dbURL)
 
 			wrong := map[string]string{"DATABASE_URL": dbURL, "SMTP_URL": smtp.URL(), "SESSION_SECRET": wrongSecret}
-			code, out, errs := cliRun(wrong, "a fresh cli passphrase\n", "user", "set-password", "cli@example.com")
+			code, out, errs = cliRun(wrong, "a fresh cli passphrase\n", "user", "set-password", "cli@example.com")
 			if code == 0 || !strings.Contains(errs, "SESSION_SECRET does not match") || strings.Contains(out, "password set") {
 				t.Errorf("wrong secret: exit %d, stdout %q, stderr %q", code, out, errs)
 			}
@@ -115,8 +126,8 @@ func TestCLISetPasswordLeavesOtherMailAlone(t *testing.T) {
 				t.Errorf("migrate without the secret: exit %d, stderr %q", code, errs)
 			}
 
-			if got := smtp.Emails(); len(got) != 0 {
-				t.Fatalf("refused runs sent %d emails", len(got))
+			if got := smtp.Emails(); len(got) != 1 {
+				t.Fatalf("refused runs sent %d emails", len(got)-1)
 			}
 			assertUntouched(t, dbURL, other)
 			if !checkPassword(t, accountNamed(t, dbURL, "cli@example.com"), pw) {
@@ -130,7 +141,7 @@ func TestCLISetPasswordLeavesOtherMailAlone(t *testing.T) {
 			if want := "password set for cli@example.com; every session signed out\nnotification email sent to cli@example.com\n"; out != want {
 				t.Errorf("stdout %q, want %q", out, want)
 			}
-			got := smtp.Emails()
+			got := smtp.Emails()[1:]
 			if len(got) != 1 || got[0].To[0] != "cli@example.com" || got[0].Subject != "Your Latchkey password was changed" {
 				t.Fatalf("sent %d emails, want only cli@example.com's notification: %+v", len(got), got)
 			}

@@ -23,5 +23,5 @@ func CountRows(t testing.TB, q *bun.SelectQuery) int64 {
 // that Store.Register queues, for tests that register through the store:
 // a plain message carrying the code.
 func VerifyMail(m models.VerifyMail) (models.Message, error) {
-	return models.Message{To: m.Email, Subject: "Confirm your email address for Latchkey", Text: "verify code " + m.Code}, nil
+	return models.Message{To: m.Email, Subject: "Confirm your email address for Latchkey", Text: "verify code " + m.Code, HTML: "<p>verify</p>"}, nil
 }
