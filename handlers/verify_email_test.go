@@ -65,7 +65,7 @@ func accountVerified(t *testing.T, b *testutil.Browser) (verified string, resend
 	}
 	doc := r.Doc(t)
 	verified, _ = doc.Find(`[data-testid="verified-hint"]`).Attr("data-verified")
-	return verified, doc.Find(`form[data-testid="verify-resend-form"][method="post"][action="` + resendPath + `"]`).Length() == 1
+	return verified, doc.Find(`form[data-testid="verify-resend-form"][method="post"][action="`+resendPath+`"]`).Length() == 1
 }
 
 // Registering emails a link on BASE_URL; opening it (signed out, as a
