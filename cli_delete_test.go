@@ -54,7 +54,9 @@ func TestCLIUserDelete(t *testing.T) {
 					t.Errorf("%s: exit %d, stdout %q, stderr %q; want exit %d, stderr %q", r.name, code, out, errs, r.exit, r.stderr)
 				}
 			}
-			if got := smtp.Emails(); len(got) != 1 {
+			// Three verification emails (user create) and one password
+			// change.
+			if got := smtp.Emails(); len(got) != 4 {
 				t.Fatalf("refused runs sent mail: %d emails", len(got))
 			}
 			accountNamed(t, dbURL, "gone@example.com") // still there
