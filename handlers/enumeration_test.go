@@ -93,7 +93,9 @@ func TestForgotPasswordRevealsNoAccountThroughPublicAnswers(t *testing.T) {
 			// Two reset emails, and on both the registration's
 			// verification email.
 			if n, err := withAccount.Store.OutboxBacklog(t.Context()); err != nil || n != 3 {
-				t.Fatalf("outbox backlog after a known address: %d (%v), want 3", n, err)
+				var rows []string // what is queued, to tell an unexpected row
+				_ = withAccount.DB.NewRaw("SELECT kind || ' ' || status || ' ' || recipient FROM outbox_emails").Scan(t.Context(), &rows)
+				t.Fatalf("outbox backlog after a known address: %d (%v), want 3: %q", n, err, rows)
 			}
 			if n, err := without.Store.OutboxBacklog(t.Context()); err != nil || n != 1 {
 				t.Fatalf("outbox backlog after an unknown address: %d (%v), want 1", n, err)
