@@ -42,22 +42,6 @@ func (p *tab) openStandalone(path string) int64 {
 	return resp.Status
 }
 
-// registerIn creates an account through the registration form and lands
-// on the account page. With JavaScript, the inline checks that typing
-// started finish first, as a person reading them would.
-func registerIn(p *tab, email string) {
-	p.t.Helper()
-	p.open("/account/register")
-	p.typeInto("#email", email)
-	p.typeInto("#password", oldPassword)
-	if p.js {
-		p.tab()
-		p.waitFor("inline checks to finish", `document.querySelector(".htmx-request") === null && document.querySelector('[data-testid="email-feedback"]').textContent.trim() === ""`)
-	}
-	p.clickAndLoad("create account", `#register-form button[type="submit"]`)
-	p.requirePath("/account")
-}
-
 func TestVerifyJourneyWithJavaScript(t *testing.T) {
 	t.Parallel()
 	verifyJourney(t, true)
@@ -81,7 +65,7 @@ func verifyJourney(t *testing.T, withJS bool) {
 	}
 	p := b.newTab(t, name, withJS)
 
-	registerIn(p, email)
+	registerInTab(p, email)
 	if got := eval[string](p, `document.querySelector('[data-testid="verified-hint"]').dataset.verified`); got != "false" {
 		p.fatalf("a new account shows verified=%q", got)
 	}
@@ -144,7 +128,7 @@ func TestVerifyAccessibility(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			p := b.newTab(t, name, withJS)
 			email := name + "@example.com"
-			registerIn(p, email)
+			registerInTab(p, email)
 			a.check(p, "account unverified")
 
 			p.clickAndLoad("send a new link", `[data-testid="verify-resend-form"] button[type="submit"]`)
