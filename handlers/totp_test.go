@@ -394,7 +394,9 @@ func TestSecondStepCarriesReturnTarget(t *testing.T) {
 	// Without a pending sign-in, the second step sends to sign in.
 	for _, do := range []func() *testutil.Response{
 		func() *testutil.Response { return app.NewBrowser(t).Get("/account/login/2fa") },
-		func() *testutil.Response { return app.NewBrowser(t).Post("/account/login/2fa", url.Values{"code": {"123456"}}) },
+		func() *testutil.Response {
+			return app.NewBrowser(t).Post("/account/login/2fa", url.Values{"code": {"123456"}})
+		},
 	} {
 		if r := do(); r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/account/login" {
 			t.Errorf("second step without a password: %d %q", r.StatusCode, r.Header.Get("Location"))
