@@ -690,3 +690,34 @@ func TestRequireMFAWithTOTP(t *testing.T) {
 		t.Errorf("two-step session: %d mfa %q", r.StatusCode, r.Header.Get("X-Latchkey-MFA"))
 	}
 }
+
+// TestTwoStepUnderBasePath: with a BASE_URL path prefix every redirect,
+// the QR code's src and the forms of two-step sign-in stay under it.
+func TestTwoStepUnderBasePath(t *testing.T) {
+	app := testutil.StartApp(t, "sqlite", testutil.WithBasePath("/latchkey"))
+	const email = "prefixed2fa@example.com"
+	b := app.Register(t, email, oldPassword)
+	if r := b.Post("/account/2fa", url.Values{"action": {"begin"}}); r.Header.Get("Location") != "/latchkey/account/2fa" {
+		t.Fatalf("begin: %d %q", r.StatusCode, r.Header.Get("Location"))
+	}
+	page := b.Get("/account/2fa")
+	checkPage(t, app, "set-up page", page, http.StatusOK)
+	if src, _ := page.Doc(t).Find(`[data-testid="two-step-qr"]`).Attr("src"); src != "/latchkey/account/2fa/qr.png" {
+		t.Errorf("QR src %q", src)
+	}
+	if r := b.Get("/account/2fa/qr.png"); r.StatusCode != http.StatusOK {
+		t.Errorf("QR code: %d", r.StatusCode)
+	}
+	secret := strings.ReplaceAll(page.Text(t, `[data-testid="two-step-secret"]`), " ", "")
+	checkPage(t, app, "recovery codes", b.Post("/account/2fa", url.Values{"action": {"confirm"}, "code": {totpAt(t, secret, app.Clock.Now())}}), http.StatusOK)
+	nextStep(app)
+	s := app.NewBrowser(t)
+	if r := s.Post("/account/login", url.Values{"email": {email}, "password": {oldPassword}}); r.Header.Get("Location") != "/latchkey/account/login/2fa" {
+		t.Fatalf("password step: %d %q", r.StatusCode, r.Header.Get("Location"))
+	}
+	checkPage(t, app, "second step", s.Get("/account/login/2fa"), http.StatusOK)
+	if r := s.Post("/account/login/2fa", url.Values{"code": {totpAt(t, secret, app.Clock.Now())}}); r.Header.Get("Location") != "/latchkey/account" {
+		t.Errorf("second step: %d %q", r.StatusCode, r.Header.Get("Location"))
+	}
+	checkPage(t, app, "set-up page, on", b.Get("/account/2fa"), http.StatusOK)
+}
