@@ -88,7 +88,7 @@ func (h *Handler) loginSecondStepPage(c echo.Context) error {
 }
 
 // loginSecondStep checks the code. Wrong codes are throttled per account
-// (models.AllowSecondStep); a wrong code and an expired step get the same
+// (models.SecondStepFreeFailures); a wrong code and an expired step get the same
 // answer after the same work (models.CompleteSecondStep).
 func (h *Handler) loginSecondStep(c echo.Context) error {
 	f, err := parseForm(c)
@@ -116,11 +116,8 @@ func (h *Handler) loginSecondStep(c echo.Context) error {
 		// The shape alone: nothing counted, nothing looked up.
 		return fail(codeMissing)
 	}
-	ctx := c.Request().Context()
-	if err := h.store.AllowSecondStep(ctx, row.Account); err != nil {
-		return err
-	}
-	res, err := h.store.CompleteSecondStep(ctx, models.SecondStepInput{
+	// CompleteSecondStep counts the guess first (a *LimitedError: 429).
+	res, err := h.store.CompleteSecondStep(c.Request().Context(), models.SecondStepInput{
 		Session: row, Code: code, Client: client(c), Compose: h.composeFactor(c),
 	})
 	switch {

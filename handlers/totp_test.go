@@ -375,7 +375,10 @@ func TestTOTPSignInStep(t *testing.T) {
 
 // TestSecondStepCarriesReturnTarget: next (and rd) survive the second step.
 func TestSecondStepCarriesReturnTarget(t *testing.T) {
-	app := testutil.StartApp(t, "sqlite")
+	forEachApp(t, secondStepCarriesReturnTarget)
+}
+
+func secondStepCarriesReturnTarget(t *testing.T, app *testutil.App) {
 	const email = "next@example.com"
 	secret, _ := enableTOTP(t, app, app.Register(t, email, oldPassword))
 	b := app.NewBrowser(t)
@@ -674,7 +677,10 @@ func tokenOf(t *testing.T, link string) string {
 // refused with a link to set up two-step sign-in; a TOTP sign-in passes
 // with X-Latchkey-MFA true.
 func TestRequireMFAWithTOTP(t *testing.T) {
-	app := testutil.StartApp(t, "sqlite", testutil.WithEnv("REQUIRE_MFA", "true"))
+	forEachApp(t, requireMFAWithTOTP, testutil.WithEnv("REQUIRE_MFA", "true"))
+}
+
+func requireMFAWithTOTP(t *testing.T, app *testutil.App) {
 	const email = "strict2fa@example.com"
 	b := app.Register(t, email, oldPassword)
 	r := verify(t, app, b.Cookie(sessionCookie), caddyNav()...)

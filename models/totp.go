@@ -737,9 +737,11 @@ type SecondStepResult struct {
 	RecoveryLeft int
 }
 
-// CompleteSecondStep checks the code typed at a sign-in's second step
-// and, if it is right and the step has not expired (SecondStepTTL), signs
-// the browser in, all or nothing: the code spent (TOTP step or recovery
+// CompleteSecondStep counts the code typed at a sign-in's second step
+// against the account's guesses (as AllowSecondStep does: a
+// *LimitedError while in back-off), checks it and, if it is right and the
+// step has not expired (SecondStepTTL), signs the browser in, all or
+// nothing: the code spent (TOTP step or recovery
 // code), the pending session row replaced by a new AuthFull one with MFA
 // set (a new id), the account's second-step count cleared, a sign-in event
 // written and, for a recovery code, an event and the owner's email (how
@@ -754,16 +756,24 @@ func (s *Store) CompleteSecondStep(ctx context.Context, in SecondStepInput) (*Se
 	client := in.Client.clean()
 	var out *SecondStepResult
 	var wrong bool
+	var refused *LimitedError
 	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx, q *queued) error {
 		out, wrong = nil, false
 		now := s.now()
+		// The guess is counted first, in this transaction (one commit
+		// fewer than a separate AllowSecondStep); a refusal commits the
+		// count and checks nothing.
+		var err error
+		if refused, err = s.backoff(ctx, tx, limitSecondStep.key(acc.PublicID), SecondStepFreeFailures, secondStepWindow, SecondStepMaxBlock, now); err != nil || refused != nil {
+			return err
+		}
 		expired := pending.AuthState != AuthSecondFactorPending || now.Sub(pending.CreatedAt) >= SecondStepTTL
 		f, err := totpFactor(ctx, tx, acc.ID)
 		if err != nil {
 			return err
 		}
 		var step int64
-		var recoveryFound bool
+		recoveryFound := false
 		if f != nil && f.ConfirmedAt != nil {
 			secret, err := s.openTOTP(f)
 			if err != nil {
@@ -771,13 +781,16 @@ func (s *Store) CompleteSecondStep(ctx context.Context, in SecondStepInput) (*Se
 			}
 			step = matchTOTP(secret, in.Code.totp, now, f.LastStep)
 		}
-		// Looked up whatever was typed, so the work does not depend on it.
-		n, err := tx.NewSelect().Model((*RecoveryCode)(nil)).
-			Where("account_id = ? AND code_hash = ? AND used_at IS NULL", acc.ID, in.Code.recoveryHash).Count(ctx)
-		if err != nil {
-			return fmt.Errorf("look up recovery code: %w", err)
+		// Whether the code is right or the step expired, the same
+		// lookups (which ones depends only on the code's shape).
+		if in.Code.IsRecovery() {
+			n, err := tx.NewSelect().Model((*RecoveryCode)(nil)).
+				Where("account_id = ? AND code_hash = ? AND used_at IS NULL", acc.ID, in.Code.recoveryHash).Count(ctx)
+			if err != nil {
+				return fmt.Errorf("look up recovery code: %w", err)
+			}
+			recoveryFound = n > 0
 		}
-		recoveryFound = n > 0 && in.Code.IsRecovery()
 		if expired || (step == 0 && !recoveryFound) {
 			wrong = true
 			return RecordEvent(ctx, tx, acc.ID, EventSecondStepFailed, client, now)
@@ -831,6 +844,9 @@ func (s *Store) CompleteSecondStep(ctx context.Context, in SecondStepInput) (*Se
 			return nil, ErrCodeInvalid
 		}
 		return nil, fmt.Errorf("second step: %w", err)
+	}
+	if refused != nil {
+		return nil, refused
 	}
 	if wrong {
 		return nil, ErrCodeInvalid

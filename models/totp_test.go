@@ -153,8 +153,7 @@ func TestTOTPSecretsSealedPerAccount(t *testing.T) {
 		ctx := context.Background()
 		a, b := register(t, s, "sa@example.com"), register(t, s, "sb@example.com")
 		turnOn(t, s, clock, a)
-		setupB, err := s.BeginTOTP(ctx, b)
-		if err != nil {
+		if _, err := s.BeginTOTP(ctx, b); err != nil {
 			t.Fatal(err)
 		}
 		var rowA models.TOTPFactor
@@ -169,7 +168,7 @@ func TestTOTPSecretsSealedPerAccount(t *testing.T) {
 			t.Error("another account's sealed secret opened")
 		}
 		// A fresh set-up for b, left to expire.
-		setupB, err = s.BeginTOTP(ctx, b)
+		setupB, err := s.BeginTOTP(ctx, b)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -115,7 +115,7 @@ var StyleguideForbidden = []Forbidden{ForbiddenCopy[ReasonEmailUnverified], Forb
 var (
 	// StyleguideTwoStepPending is the set-up page showing a sample secret
 	// (its QR code is served by /dev/styleguide/qr.png).
-	StyleguideTwoStepPending = TwoStepPage{
+	StyleguideTwoStepPending = TwoStepPage{ // #nosec G101 -- a well-known sample secret ("Hello!…" in base32) for the styleguide, nobody's
 		State: TwoStepPending, Email: "ann@example.com", Secret: "JBSW Y3DP EHPK 3PXP JBSW Y3DP EHPK 3PXP",
 		OTPAuthURL: "otpauth://totp/example.com:ann@example.com?algorithm=SHA1&digits=6&issuer=example.com&period=30&secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
 		QRCode:     "/dev/styleguide/qr.png", ExpiresIn: "15 minutes",
