@@ -6,6 +6,7 @@ package handlers_test
 import (
 	"bytes"
 	"encoding/base32"
+	"encoding/base64"
 	"encoding/json"
 	"image/png"
 	"net/http"
@@ -726,4 +727,51 @@ func TestTwoStepUnderBasePath(t *testing.T) {
 		t.Errorf("second step: %d %q", r.StatusCode, r.Header.Get("Location"))
 	}
 	checkPage(t, app, "set-up page, on", b.Get("/account/2fa"), http.StatusOK)
+}
+
+// TestExportListsTOTPWithoutSecrets: the owner's export names the TOTP
+// factor and the unused recovery codes by kind and date, and holds neither
+// the secret (base32 or sealed), nor a recovery code, nor a code's hash.
+func TestExportListsTOTPWithoutSecrets(t *testing.T) {
+	forEachApp(t, func(t *testing.T, app *testutil.App) {
+		const email = "export2fa@example.com"
+		b := app.Register(t, email, oldPassword)
+		secret, codes := enableTOTP(t, app, b)
+		r := b.Get("/account/export")
+		if r.StatusCode != http.StatusOK {
+			t.Fatalf("export: %d", r.StatusCode)
+		}
+		var doc struct {
+			Factors []struct {
+				Kind, Name string
+			} `json:"factors"`
+		}
+		if err := json.Unmarshal([]byte(r.Body), &doc); err != nil {
+			t.Fatal(err)
+		}
+		kinds := map[string]string{}
+		for _, f := range doc.Factors {
+			kinds[f.Kind] = f.Name
+		}
+		if kinds["totp"] == "" || kinds["recovery-codes"] != "10 unused recovery codes" {
+			t.Errorf("factors in the export: %+v", doc.Factors)
+		}
+		var row models.TOTPFactor
+		if err := app.DB.NewSelect().Model(&row).Scan(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		var hashes []models.RecoveryCode
+		if err := app.DB.NewSelect().Model(&hashes).Scan(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		secrets := []string{secret, base64.StdEncoding.EncodeToString(row.SealedSecret)[:16], hashes[0].CodeHash[:16]}
+		for _, c := range codes {
+			secrets = append(secrets, c, strings.ReplaceAll(c, "-", ""))
+		}
+		for _, s := range secrets {
+			if strings.Contains(r.Body, s) {
+				t.Errorf("the export holds %q", s)
+			}
+		}
+	})
 }

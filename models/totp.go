@@ -853,3 +853,30 @@ func (s *Store) CompleteSecondStep(ctx context.Context, in SecondStepInput) (*Se
 	}
 	return out, nil
 }
+
+// exportTOTP adds an account's TOTP factor and unused recovery codes to
+// its export (ExportAccount), by kind and dates: no secret, no code, no
+// hash.
+func (s *Store) exportTOTP(ctx context.Context, accountID int64, data *AccountData) error {
+	var f TOTPFactor
+	err := s.db.NewSelect().Model(&f).Column("confirmed_at").
+		Where("account_id = ? AND confirmed_at IS NOT NULL", accountID).Limit(1).Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("totp: %w", err)
+	}
+	data.Factors = append(data.Factors, FactorData{Kind: "totp", Name: "Authenticator app", CreatedAt: *f.ConfirmedAt})
+	var codes []RecoveryCode
+	if err := s.db.NewSelect().Model(&codes).Column("created_at").
+		Where("account_id = ? AND used_at IS NULL", accountID).Scan(ctx); err != nil {
+		return fmt.Errorf("recovery codes: %w", err)
+	}
+	if len(codes) > 0 {
+		data.Factors = append(data.Factors, FactorData{
+			Kind: "recovery-codes", Name: fmt.Sprintf("%d unused recovery codes", len(codes)), CreatedAt: codes[0].CreatedAt,
+		})
+	}
+	return nil
+}

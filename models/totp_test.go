@@ -186,22 +186,36 @@ func TestTOTPSecretsSealedPerAccount(t *testing.T) {
 	})
 }
 
-// TestRemoveFactors: the operator's reset removes TOTP and recovery codes
-// (and reports nothing to remove the second time).
+// TestRemoveFactors: the operator's reset removes TOTP, recovery codes
+// and passkeys (and reports nothing to remove the second time); a passkey
+// alone counts as a second factor, and is removed too.
 func TestRemoveFactors(t *testing.T) {
 	testutil.ForEachDB(t, func(t *testing.T, db *bun.DB) {
 		clock := testutil.NewClock()
 		s := testutil.NewStore(t, db, clock)
 		ctx := context.Background()
+		keyOnly := register(t, s, "keyonly@example.com")
+		addKey(t, s, keyOnly, "Phone")
+		if on, err := s.HasSecondFactor(ctx, keyOnly.ID); err != nil || !on {
+			t.Errorf("a passkey is not a second factor: %v", err)
+		}
+		if on, _ := s.TOTPEnabled(ctx, keyOnly.ID); on {
+			t.Error("a passkey counts as TOTP")
+		}
+		if removed, err := s.RemoveFactors(ctx, keyOnly, models.Client{}, factorMail); err != nil || !removed {
+			t.Errorf("removing a passkey-only account's factors: %v %v", removed, err)
+		}
 		acc := register(t, s, "ops@example.com")
 		turnOn(t, s, clock, acc)
+		addKey(t, s, acc, "Laptop")
 		var mailed []models.FactorMail
 		compose := func(m models.FactorMail) (models.Message, error) { mailed = append(mailed, m); return factorMail(m) }
 		removed, err := s.RemoveFactors(ctx, acc, models.Client{}, compose)
 		if err != nil || !removed {
 			t.Fatalf("remove: %v %v", removed, err)
 		}
-		if on, _ := s.HasSecondFactor(ctx, acc.ID); on || testutil.CountRows(t, db.NewSelect().Model((*models.RecoveryCode)(nil))) != 0 {
+		if on, _ := s.HasSecondFactor(ctx, acc.ID); on || testutil.CountRows(t, db.NewSelect().Model((*models.RecoveryCode)(nil))) != 0 ||
+			testutil.CountRows(t, db.NewSelect().Model((*models.Passkey)(nil))) != 0 {
 			t.Error("factors left")
 		}
 		if len(mailed) != 1 || mailed[0].Change != models.FactorsResetByOperator || mailed[0].NotMeToken == "" {
