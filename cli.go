@@ -17,8 +17,8 @@ import (
 	"github.com/latchkey-auth/latchkey/notify"
 )
 
-// The commands other than serve: migrate, user create, user set-password
-// and healthcheck.
+// The commands other than serve: migrate, user create, user set-password,
+// user reset-2fa and healthcheck.
 
 // withApp builds the app (database opened and migrated, secret checked,
 // store and mail worker ready), runs fn and closes it.
@@ -153,16 +153,47 @@ func userSetPassword(ctx context.Context, a *app.App, rawEmail string, stdin io.
 	if err != nil {
 		return err
 	}
-	cfg := a.Config()
 	tracked, queued := models.TrackQueued(ctx)
 	if err := a.Store().SetPassword(tracked, models.SetPasswordInput{
-		Account: acc, Password: password, Change: models.ChangedByOperator, Compose: notify.Changed(ctx, cfg.BaseURL),
+		Account: acc, Password: password, Change: models.ChangedByOperator, Compose: notify.Changed(ctx, a.Config().BaseURL),
 	}); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "password set for %s; every session signed out\n", email)
 	if err := sendOwnMail(ctx, a, queued(), "notification email", email, stdout); err != nil {
 		return fmt.Errorf("password set, but %w", err)
+	}
+	return nil
+}
+
+// userReset2FA removes every second factor of an account (TOTP, recovery
+// codes; passkeys too) for an owner who lost them: an event, and an
+// email to the owner with a "this wasn't me" link, sent as set-password
+// sends its own.
+func userReset2FA(ctx context.Context, a *app.App, rawEmail string, stdout io.Writer) error {
+	email, err := models.NormalizeEmail(rawEmail)
+	if err != nil {
+		return err
+	}
+	acc, err := a.Store().AccountByEmail(ctx, email)
+	if errors.Is(err, models.ErrNotFound) {
+		return fmt.Errorf("no account for %s", email)
+	}
+	if err != nil {
+		return err
+	}
+	tracked, queued := models.TrackQueued(ctx)
+	removed, err := a.Store().RemoveFactors(tracked, acc, models.Client{}, notify.Factor(ctx, a.Config().BaseURL))
+	if err != nil {
+		return err
+	}
+	if !removed {
+		fmt.Fprintf(stdout, "%s has no second factor: nothing to remove\n", email)
+		return nil
+	}
+	fmt.Fprintf(stdout, "second factors removed for %s: the password alone signs in\n", email)
+	if err := sendOwnMail(ctx, a, queued(), "notification email", email, stdout); err != nil {
+		return fmt.Errorf("second factors removed, but %w", err)
 	}
 	return nil
 }

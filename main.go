@@ -1,9 +1,9 @@
 // Command latchkey is an account system with safe password resets, as one
 // binary: `latchkey [serve]`, `migrate`, `user create EMAIL`,
-// `user set-password EMAIL`, `user delete [--yes] EMAIL`, `healthcheck`,
-// `version`. This file reads the configuration and chooses the
-// subcommand; package app builds and serves the server, cli.go holds the
-// other commands.
+// `user set-password EMAIL`, `user delete [--yes] EMAIL`,
+// `user reset-2fa EMAIL`, `healthcheck`, `version`. This file reads the
+// configuration and chooses the subcommand; package app builds and serves
+// the server, cli.go holds the other commands.
 package main
 
 import (
@@ -79,8 +79,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 			return 2
 		}
 		runErr = withApp(ctx, cfg, log, func(a *app.App) error { return userDelete(ctx, a, rawEmail, yes, stdin, stdout) })
+	case cmd == "user" && len(args) == 2 && args[0] == "reset-2fa":
+		runErr = withApp(ctx, cfg, log, func(a *app.App) error { return userReset2FA(ctx, a, args[1], stdout) })
 	default:
-		fmt.Fprintln(stderr, "usage: latchkey [serve] | migrate | user create EMAIL | user set-password EMAIL | user delete [--yes] EMAIL | healthcheck | version")
+		fmt.Fprintln(stderr, "usage: latchkey [serve] | migrate | user create EMAIL | user set-password EMAIL | user delete [--yes] EMAIL | user reset-2fa EMAIL | healthcheck | version")
 		return 2
 	}
 	if runErr != nil {

@@ -206,6 +206,10 @@ func newStore(db *bun.DB, cfg *Config, o options) (*models.Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	factors, err := models.NewSealer(models.DeriveKey(cfg.SessionSecret, models.KeyTOTPSecrets))
+	if err != nil {
+		return nil, err
+	}
 	hasher := o.hasher
 	if hasher == nil {
 		params := models.HashParams
@@ -217,7 +221,7 @@ func newStore(db *bun.DB, cfg *Config, o options) (*models.Store, error) {
 		}
 	}
 	return models.NewStore(db, models.StoreOptions{
-		Hasher: hasher, Sealer: sealer, Links: links, Clock: o.clock, ResetTTL: cfg.ResetTTL, VerifyTTL: cfg.VerifyTTL,
+		Hasher: hasher, Sealer: sealer, Links: links, Factors: factors, Clock: o.clock, ResetTTL: cfg.ResetTTL, VerifyTTL: cfg.VerifyTTL,
 		SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax, Limits: cfg.Limits,
 		SessionCacheMaxAge: o.cacheMaxAge,
 	}), nil

@@ -102,7 +102,7 @@ func main() {
 	flag.Var(&o.serverEnv, "server-env", "extra `KEY=VALUE` for the server under test, after the bench's own (repeatable; for experiments such as GOMEMLIMIT or HASH_CONCURRENCY)")
 	flag.BoolVar(&o.soak, "soak", false, "soak: sign-ins, forgot-password and page views at once against one server for -duration (default 60s; -smoke: 5s), on SQLite or, with -postgres, Postgres; fails on any 5xx")
 	flag.IntVar(&o.concurrency, "concurrency", 4*runtime.NumCPU(), "soak: workers per kind of traffic (sign-ins at most 4 × HASH_CONCURRENCY)")
-	only := flag.String("only", "", "run only these load `phases` (comma-separated: page,forgot,email,signin-enum,signin,verify,verify-nginx,revoke), to profile one")
+	only := flag.String("only", "", "run only these load `phases` (comma-separated: "+strings.Join(phaseNames, ",")+"), to profile one")
 	flag.Parse()
 	if o.soak {
 		durationSet := false

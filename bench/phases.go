@@ -26,7 +26,7 @@ import (
 var argon2Memory = int64(models.HashParams.Memory) << 10
 
 // phaseNames name the load phases, in order, for -only.
-var phaseNames = []string{"page", "forgot", "email", "signin-enum", "signin", "verify", "verify-nginx", "revoke"}
+var phaseNames = []string{"page", "forgot", "email", "signin-enum", "signin", "verify", "verify-nginx", "revoke", "signin-totp"}
 
 // runDialect measures everything on one database and returns the rows.
 func (b *bench) runDialect(ctx context.Context, dialect string) ([]row, error) {
@@ -169,6 +169,7 @@ func (b *bench) runDialect(ctx context.Context, dialect string) ([]row, error) {
 	transferAt := len(rows)
 	for i, phase := range []func(context.Context, *proc, []string, []string) ([]row, error){
 		b.pageThroughput, b.forgotPassword, b.emailLatency, b.signInEnumeration, b.signIn, b.verifyThroughput, b.verifyNginx, b.revocation,
+		b.signInTOTP, // signin_totp.go; last, as it turns TOTP on for accounts of its own
 	} {
 		if len(b.opts.only) > 0 && !b.opts.only[phaseNames[i]] {
 			continue

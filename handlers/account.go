@@ -32,6 +32,9 @@ func (h *Handler) account(c echo.Context) error {
 	if vm.Passkeys, err = h.passkeySection(ctx, row.AccountID); err != nil {
 		return err
 	}
+	if vm.TwoStep, err = h.twoStepSummary(c, row.AccountID); err != nil {
+		return err
+	}
 	for _, s := range sessions {
 		vm.Sessions = append(vm.Sessions, views.SessionRow{
 			ID: s.IDHash, Device: views.DeviceName(s.UserAgent), IP: s.IP,

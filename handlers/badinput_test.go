@@ -95,6 +95,58 @@ func TestBadInput(t *testing.T) {
 		t.Errorf("bad input changed the address: %v", err)
 	}
 
+	// The two-step forms: the second step of signing in (a browser whose
+	// password was right) and the signed-in set-up page.
+	const twoStepEmail = "badinput-2fa@example.com"
+	signedIn := app.Register(t, twoStepEmail, oldPassword)
+	enableTOTP(t, app, signedIn)
+	pending := passwordStep(t, app, twoStepEmail)
+	postAs := func(b *testutil.Browser, path, body, ctype string) int {
+		req, err := http.NewRequest(http.MethodPost, app.URL+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", ctype)
+		return b.Do(req).StatusCode
+	}
+	twoStepCases := []struct {
+		name, path, body, ctype string
+		b                       *testutil.Browser
+		want                    int
+	}{
+		{"2fa code invalid UTF-8", "/account/login/2fa", "code=%ff%fe", form, pending, 400},
+		{"2fa code NUL", "/account/login/2fa", "code=12%003456", form, pending, 400},
+		{"2fa code duplicated", "/account/login/2fa", "code=123456&code=654321", form, pending, 400},
+		{"2fa code array-form", "/account/login/2fa", "code[]=123456", form, pending, 422},
+		{"2fa multipart", "/account/login/2fa", "--x\r\n", "multipart/form-data; boundary=x", pending, 415},
+		{"2fa json", "/account/login/2fa", `{"code":"123456"}`, "application/json", pending, 415},
+		{"2fa code overlong", "/account/login/2fa", "code=" + strings.Repeat("1", 5000), form, pending, 422},
+		{"2fa code script", "/account/login/2fa", "code=%3Cscript%3E", form, pending, 422},
+		{"2fa code SQL", "/account/login/2fa", "code=1%27%20OR%201%3D1--", form, pending, 422},
+		{"2fa code full-width digits", "/account/login/2fa", "code=%EF%BC%91%EF%BC%92%EF%BC%93%EF%BC%94%EF%BC%95%EF%BC%96", form, pending, 422},
+		{"set-up action unknown", "/account/2fa", "action=nope", form, signedIn, 400},
+		{"set-up action missing", "/account/2fa", "code=123456", form, signedIn, 400},
+		{"set-up action duplicated", "/account/2fa", "action=begin&action=disable", form, signedIn, 400},
+		{"set-up code invalid UTF-8", "/account/2fa", "action=renew&code=%ff", form, signedIn, 400},
+		{"set-up password NUL", "/account/2fa", "action=disable&current_password=a%00b&code=123456", form, signedIn, 400},
+		{"set-up multipart", "/account/2fa", "--x\r\n", "multipart/form-data; boundary=x", signedIn, 415},
+		{"set-up renew code overlong", "/account/2fa", "action=renew&code=" + strings.Repeat("1", 5000), form, signedIn, 422},
+		{"set-up disable code letters", "/account/2fa", "action=disable&current_password=x&code=abcdef", form, signedIn, 422},
+	}
+	for _, c := range twoStepCases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := postAs(c.b, c.path, c.body, c.ctype); got != c.want {
+				t.Errorf("%s: %d, want %d", c.name, got, c.want)
+			}
+		})
+	}
+	if !hasSecondFactor(t, app, twoStepEmail) {
+		t.Errorf("bad input turned two-step sign-in off")
+	}
+	if r := pending.Get("/account"); r.StatusCode != http.StatusSeeOther {
+		t.Errorf("bad input at the second step signed in: %d", r.StatusCode)
+	}
+
 	big := strings.Repeat("a", 2<<20)
 	if got := post("/account/login", "email=a%40example.com&password="+big, form); got != http.StatusRequestEntityTooLarge {
 		t.Errorf("2 MiB body with Content-Length: %d", got)
@@ -114,8 +166,8 @@ func TestBadInput(t *testing.T) {
 	if strings.Contains(r.Body, "<img src=x") || strings.Contains(r.Body, `hx-get="/x"`) {
 		t.Errorf("field rendered unescaped")
 	}
-	if n := testutil.CountRows(t, app.DB.NewSelect().Model((*models.Account)(nil))); n != 1 { // the one registered above
-		t.Errorf("bad input created %d accounts", n-1)
+	if n := testutil.CountRows(t, app.DB.NewSelect().Model((*models.Account)(nil))); n != 2 { // the two registered above
+		t.Errorf("bad input created %d accounts", n-2)
 	}
 
 	// The deletion form, signed in, with the right password beside the
@@ -149,8 +201,8 @@ func TestBadInput(t *testing.T) {
 			}
 		})
 	}
-	if n := testutil.CountRows(t, app.DB.NewSelect().Model((*models.Account)(nil))); n != 2 { // with bad.input@ above
-		t.Errorf("bad input to the deletion form: %d accounts, want 2", n)
+	if n := testutil.CountRows(t, app.DB.NewSelect().Model((*models.Account)(nil))); n != 3 { // with bad.input@ and the two-step one above
+		t.Errorf("bad input to the deletion form: %d accounts, want 3", n)
 	}
 
 	// The resend-verification button (signed in): its form has no fields,

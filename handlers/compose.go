@@ -28,3 +28,8 @@ func (h *Handler) composeEmailChange(c echo.Context) models.ComposeEmailChange {
 func (h *Handler) composeVerify(c echo.Context) models.ComposeVerify {
 	return notify.Verify(c.Request().Context(), h.baseURL)
 }
+
+// composeFactor renders the second-factor emails (notify.Factor).
+func (h *Handler) composeFactor(c echo.Context) models.ComposeFactor {
+	return notify.Factor(c.Request().Context(), h.baseURL)
+}

@@ -18,7 +18,7 @@ func TestCrossSitePostsAreRefused(t *testing.T) {
 	form := url.Values{"email": {"x@example.com"}, "password": {oldPassword}}
 	for _, path := range []string{"/account/register", "/account/login", "/account/forgot-password", "/account/reset-password", "/account/logout", "/account/validate/password", "/account/validate/email", "/account/delete",
 		"/account/passkeys/register/begin", "/account/passkeys/register/finish", "/account/passkeys/remove",
-		"/account/login/passkey/begin", "/account/login/passkey/finish", "/account/verify-email/resend"} {
+		"/account/login/passkey/begin", "/account/login/passkey/finish", "/account/verify-email/resend", "/account/2fa", "/account/login/2fa"} {
 		// Named "validate-email" for /account/validate/email: a slash in
 		// a subtest name would read as another level to -run.
 		t.Run(strings.ReplaceAll(strings.TrimPrefix(path, "/account/"), "/", "-"), func(t *testing.T) {
@@ -98,4 +98,42 @@ func TestCrossSitePostsAreRefused(t *testing.T) {
 		Where("kind = ? AND recipient = ?", models.MailVerifyEmail, "cross@example.com")); n != 2 {
 		t.Errorf("%d verification emails, want the registration's and the same-origin resend's", n)
 	}
+}
+
+// TestCrossSiteTwoStepPostsAreRefused: the two-step forms refuse another
+// site's posts from a signed-in browser and from one at the second step,
+// and change nothing.
+func TestCrossSiteTwoStepPostsAreRefused(t *testing.T) {
+	forEachApp(t, func(t *testing.T, app *testutil.App) {
+		const email = "crosssite-2fa@example.com"
+		signedIn := app.Register(t, email, oldPassword)
+		secret, codes := enableTOTP(t, app, signedIn)
+		pending := passwordStep(t, app, email)
+		for _, c := range []struct {
+			name string
+			b    *testutil.Browser
+			path string
+			form url.Values
+		}{
+			{"turn off", signedIn, "/account/2fa", url.Values{"action": {"disable"}, "current_password": {oldPassword}, "code": {codes[0]}}},
+			{"renew", signedIn, "/account/2fa", url.Values{"action": {"renew"}, "code": {totpAt(t, secret, app.Clock.Now())}}},
+			{"begin", signedIn, "/account/2fa", url.Values{"action": {"begin"}}},
+			{"second step", pending, "/account/login/2fa", url.Values{"code": {codes[1]}}},
+		} {
+			for name, hdr := range map[string][]string{
+				"sec-fetch-site cross-site": {"Sec-Fetch-Site", "cross-site"},
+				"foreign origin":            {"Origin", "https://evil.example"},
+			} {
+				if r := c.b.Post(c.path, c.form, hdr...); r.StatusCode != http.StatusForbidden {
+					t.Errorf("%s with %s: %d, want 403", c.name, name, r.StatusCode)
+				}
+			}
+		}
+		if !hasSecondFactor(t, app, email) || testutil.CountRows(t, app.DB.NewSelect().Model((*models.RecoveryCode)(nil)).Where("used_at IS NULL")) != 10 {
+			t.Errorf("a refused post changed the factors")
+		}
+		if r := pending.Get("/account"); r.StatusCode != http.StatusSeeOther {
+			t.Errorf("a refused second step signed in: %d", r.StatusCode)
+		}
+	})
 }

@@ -4,10 +4,13 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
+	"github.com/pquerna/otp"
 
 	"github.com/latchkey-auth/latchkey/models"
 	"github.com/latchkey-auth/latchkey/notify"
@@ -78,7 +81,7 @@ func (h *Handler) devMailbox(c echo.Context) error {
 	return h.render(c, http.StatusOK, views.MailboxPage(h.page(c, "Dev mailbox"), vm))
 }
 
-var sampleOrder = append([]string{"reset", "changed", "goodbye", "passkey-added", "passkey-removed", "verify"}, notify.EmailChangeSampleNames...)
+var sampleOrder = slices.Concat([]string{"reset", "changed", "goodbye", "passkey-added", "passkey-removed", "verify"}, notify.EmailChangeSampleNames, notify.FactorSampleNames)
 
 // sampleMessages lists every email template with sample data for the
 // mailbox and the styleguide.
@@ -192,6 +195,8 @@ func (h *Handler) devStyleguide(c echo.Context) error {
 		vm := views.StyleguideVerifyEmail[strings.TrimPrefix(page, "verify-email-")]
 		p.SignedIn, p.Email = vm.SignedIn, vm.Email
 		return h.render(c, http.StatusOK, views.VerifyEmailResultPage(p, vm))
+	case "two-step-off", "two-step-pending", "two-step-pending-error", "two-step-on", "two-step-disable-errors", "recovery-codes", "login-2fa", "login-2fa-error":
+		return h.devStyleguideTwoStep(c, p, page)
 	default:
 		return echo.NewHTTPError(http.StatusNotFound)
 	}
@@ -218,4 +223,45 @@ func (h *Handler) devStyleguideForbidden(c echo.Context) error {
 		}
 	}
 	return echo.NewHTTPError(http.StatusNotFound)
+}
+
+// devStyleguideTwoStep renders the two-step sign-in pages in each state.
+func (h *Handler) devStyleguideTwoStep(c echo.Context, p views.Page, page string) error {
+	p.Title = "Two-step sign-in"
+	signedIn := func() { p.SignedIn, p.Email = true, "ann@example.com" }
+	var comp templ.Component
+	switch page {
+	case "two-step-off":
+		signedIn()
+		comp = views.TwoStepSetupPage(p, views.TwoStepPage{State: views.TwoStepOff, Email: "ann@example.com"})
+	case "two-step-pending":
+		signedIn()
+		comp = views.TwoStepSetupPage(p, views.StyleguideTwoStepPending)
+	case "two-step-pending-error":
+		signedIn()
+		comp = views.TwoStepSetupPage(p, views.StyleguideTwoStepPendingError)
+	case "two-step-on":
+		signedIn()
+		comp = views.TwoStepSetupPage(p, views.StyleguideTwoStepOn)
+	case "two-step-disable-errors":
+		signedIn()
+		comp = views.TwoStepSetupPage(p, views.StyleguideTwoStepDisableErrors)
+	case "recovery-codes":
+		signedIn()
+		comp = views.RecoveryCodes(p, views.StyleguideRecoveryCodes)
+	case "login-2fa":
+		comp = views.LoginTwoStepPage(p, views.LoginTwoStepForm{})
+	default: // "login-2fa-error"
+		comp = views.LoginTwoStepPage(p, views.StyleguideLoginTwoStepError)
+	}
+	return h.render(c, http.StatusOK, comp)
+}
+
+// devStyleguideQR is the QR code of the styleguide's sample secret.
+func (h *Handler) devStyleguideQR(c echo.Context) error {
+	key, err := otp.NewKeyFromURL(views.StyleguideTwoStepPending.OTPAuthURL)
+	if err != nil {
+		return err
+	}
+	return sendQR(c, key)
 }

@@ -90,6 +90,10 @@ func TestDevStyleguideAndSamples(t *testing.T) {
 			t.Errorf("%s: %d", href, r.StatusCode)
 		}
 	})
+	// The two-step set-up state's sample QR code.
+	if r := b.Get("/dev/styleguide/qr.png"); r.StatusCode != http.StatusOK || r.Header.Get("Content-Type") != "image/png" {
+		t.Errorf("styleguide QR code: %d %q", r.StatusCode, r.Header.Get("Content-Type"))
+	}
 	box := b.Get("/dev/mailbox")
 	samples := box.Doc(t).Find(`[data-testid="mail-sample"]`)
 	if samples.Length() != len(all) {
@@ -111,7 +115,7 @@ func TestDevStyleguideAndSamples(t *testing.T) {
 // empty).
 var devPaths = []string{
 	"/dev/mailbox", "/dev/mailbox/sample/reset", "/dev/styleguide",
-	"/dev/styleguide/register", "/dev/styleguide/error/404", "/dev/mailbox/1",
+	"/dev/styleguide/register", "/dev/styleguide/error/404", "/dev/styleguide/qr.png", "/dev/mailbox/1",
 }
 
 // serveAs sends one request through the app's real handler (every

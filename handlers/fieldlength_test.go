@@ -123,3 +123,52 @@ func TestPasswordLengthIsCountedAsTyped(t *testing.T) {
 		}
 	})
 }
+
+// TestOverlongTwoStepFieldsAreInlineErrors: over-long codes and passwords
+// on the two-step forms are inline 422s, never echoed, counted or hashed;
+// a body over the cap is a 413.
+func TestOverlongTwoStepFieldsAreInlineErrors(t *testing.T) {
+	forEachApp(t, func(t *testing.T, app *testutil.App) {
+		const email = "long2fa@example.com"
+		long := strings.Repeat("7", 10000)
+		signedIn := app.Register(t, email, oldPassword)
+		enableTOTP(t, app, signedIn)
+		pending := passwordStep(t, app, email)
+		cases := []struct {
+			name, path string
+			b          *testutil.Browser
+			form       url.Values
+			feedback   string
+		}{
+			{"second-step code", "/account/login/2fa", pending, url.Values{"code": {long}}, "code-feedback"},
+			{"renew code", "/account/2fa", signedIn, url.Values{"action": {"renew"}, "code": {long}}, "renew-code-feedback"},
+			{"turn-off code", "/account/2fa", signedIn, url.Values{"action": {"disable"}, "current_password": {oldPassword}, "code": {long}}, "disable-code-feedback"},
+			{"turn-off password", "/account/2fa", signedIn, url.Values{"action": {"disable"}, "current_password": {long}, "code": {"123456"}}, "current_password-feedback"},
+		}
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				r := c.b.Post(c.path, c.form)
+				if r.StatusCode != http.StatusUnprocessableEntity || r.Text(t, `[data-testid="`+c.feedback+`"]`) == "" {
+					t.Errorf("%s: %d, message %q", c.name, r.StatusCode, r.Text(t, `[data-testid="`+c.feedback+`"]`))
+				}
+				if strings.Contains(r.Body, long) {
+					t.Errorf("%s: the over-long value was echoed back", c.name)
+				}
+			})
+		}
+		var counted int
+		if err := app.DB.NewRaw("SELECT count(*) FROM rate_limits WHERE key LIKE 'second-factor:%'").Scan(t.Context(), &counted); err != nil {
+			t.Fatal(err)
+		}
+		if counted != 0 {
+			t.Errorf("over-long codes were counted as guesses")
+		}
+		huge := strings.Repeat("a", 70<<10)
+		if r := pending.Post("/account/login/2fa", url.Values{"code": {huge}}); r.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Errorf("70 KiB body to /account/login/2fa: %d, want 413", r.StatusCode)
+		}
+		if r := signedIn.Post("/account/2fa", url.Values{"action": {"renew"}, "code": {huge}}); r.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Errorf("70 KiB body to /account/2fa: %d, want 413", r.StatusCode)
+		}
+	})
+}

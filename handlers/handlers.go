@@ -188,6 +188,17 @@ func (h *Handler) Echo() *echo.Echo {
 	signedIn.POST("/account/email", h.changeEmail)
 	e.GET(notify.ConfirmEmailPath, h.confirmEmail)
 
+	// Two-step sign-in (TOTP and recovery codes, SPEC §9): the signed-in
+	// set-up page and its QR code (twostep.go), and the second step of
+	// signing in, for a session whose password was right
+	// (login_2fa.go; not behind the guard, which admits only signed-in
+	// sessions).
+	signedIn.GET("/account/2fa", h.twoStepPage)
+	signedIn.POST("/account/2fa", h.twoStep)
+	signedIn.GET(twoStepQRRoute, h.twoStepQR)
+	e.GET(loginSecondStepRoute, h.loginSecondStepPage)
+	e.POST(loginSecondStepRoute, h.loginSecondStep)
+
 	e.GET("/account/register", h.registerPage)
 	e.POST("/account/register", h.register)
 	e.GET("/account/login", h.loginPage)
@@ -225,6 +236,7 @@ func (h *Handler) Echo() *echo.Echo {
 		e.GET("/dev/styleguide/:page", h.devStyleguide)
 		e.GET("/dev/styleguide/error/:status", h.devStyleguideError)
 		e.GET("/dev/styleguide/forbidden/:reason", h.devStyleguideForbidden)
+		e.GET("/dev/styleguide/qr.png", h.devStyleguideQR) // before :page, by Echo's static-first routing
 	}
 	return e
 }

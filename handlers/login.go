@@ -95,6 +95,15 @@ func (h *Handler) login(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// With TOTP on, the right password only leads to the second step
+	// (login_2fa.go).
+	second, err := h.store.TOTPEnabled(ctx, acc.ID)
+	if err != nil {
+		return err
+	}
+	if second {
+		return h.startSecondStep(c, acc, in.next, in.rd, fail)
+	}
 	id, row, err := h.store.SignIn(ctx, acc, client(c))
 	if errors.Is(err, models.ErrBadCredentials) {
 		// The password changed while it was being checked.

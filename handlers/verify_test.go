@@ -107,8 +107,9 @@ func publicID(t *testing.T, app *testutil.App, email string) string {
 	return acc.PublicID
 }
 
-// setSession changes a session row behind the app's back (nothing sets
-// the mfa flag or a pending state yet), before its first check.
+// setSession changes a session row behind the app's back (a shortcut
+// past the second step; totp_test.go goes through it), before its first
+// check.
 func setSession(t *testing.T, app *testutil.App, cookie, set string, args ...any) {
 	t.Helper()
 	if _, err := app.DB.NewUpdate().Model((*models.Session)(nil)).Set(set, args...).

@@ -69,9 +69,12 @@ func (s *Store) ExportAccount(ctx context.Context, accountID int64) (*AccountDat
 	for _, k := range keys {
 		data.Factors = append(data.Factors, FactorData{Kind: "passkey", Name: k.Name, CreatedAt: k.CreatedAt, LastUsedAt: k.LastUsedAt})
 	}
-	// Hook for second factors: append one FactorData per
-	// factor to data.Factors (kind, name, dates; never a secret). Hook for
-	// a change of address: set data.PendingEmail (the new address and
+	// TOTP and its recovery codes: dates only (never the secret or a
+	// code's hash).
+	if err := s.exportTOTP(ctx, accountID, data); err != nil {
+		return nil, fmt.Errorf("export account: %w", err)
+	}
+	// Hook for a change of address: set data.PendingEmail (the new address and
 	// when it was asked for; never the code).
 	return data, nil
 }

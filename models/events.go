@@ -38,6 +38,17 @@ const (
 	// EventEmailVerified: the address was proven with an emailed
 	// verification link (VerifyEmail).
 	EventEmailVerified EventKind = "email-verified"
+
+	// Second factors (models/totp.go).
+	EventTOTPEnabled          EventKind = "totp-enabled"
+	EventTOTPDisabled         EventKind = "totp-disabled"
+	EventRecoveryCodesRenewed EventKind = "recovery-codes-renewed"
+	EventRecoveryCodeUsed     EventKind = "recovery-code-used"
+	EventSecondStepFailed     EventKind = "second-step-failed"
+	EventFactorsReset         EventKind = "factors-reset"
+	// EventFactorsRemovedNotMe: a confirmed "this wasn't me" removed the
+	// second factors added in the 24 hours before it.
+	EventFactorsRemovedNotMe EventKind = "factors-removed-not-me"
 )
 
 // eventLabels names each event for people (the account page's activity).
@@ -58,6 +69,14 @@ var eventLabels = map[EventKind]string{
 	EventEmailChangeRequested: "Email address change requested",
 	EventEmailChanged:         "Email address changed",
 	EventEmailVerified:        "Email address verified",
+
+	EventTOTPEnabled:          "Two-step sign-in turned on (authenticator app)",
+	EventTOTPDisabled:         "Two-step sign-in turned off",
+	EventRecoveryCodesRenewed: "New recovery codes made (the old ones no longer work)",
+	EventRecoveryCodeUsed:     "Signed in with a recovery code",
+	EventSecondStepFailed:     "Wrong code at the second sign-in step",
+	EventFactorsReset:         "Second factors removed by an operator",
+	EventFactorsRemovedNotMe:  "“This wasn't me”: second factors added in the last 24 hours removed",
 }
 
 // Label names the event for people. A kind this version does not know (a

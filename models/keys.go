@@ -20,6 +20,9 @@ const (
 	// KeyLinkTokens seals one-time link tokens ("this wasn't me"), so a
 	// token reveals nothing about its account.
 	KeyLinkTokens = "github.com/latchkey-auth/latchkey/v1/link-tokens-aead" // #nosec G101 -- a public HKDF label, not a secret
+	// KeyTOTPSecrets seals TOTP secrets at rest (totp_factors), so a copy
+	// of the database alone yields no second factor.
+	KeyTOTPSecrets = "github.com/latchkey-auth/latchkey/v1/totp-secrets-aead" // #nosec G101 -- a public HKDF label, not a secret
 )
 
 // DeriveKey derives a 32-byte key for one purpose from the master secret

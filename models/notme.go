@@ -100,8 +100,8 @@ func (s *Store) CheckNotMe(ctx context.Context, token string) error {
 // transaction: the token is spent (a second use gets ErrLinkInvalid), the
 // current password locked (Authenticate refuses it like a wrong one until
 // a reset or the operator sets a new one), every session revoked, the
-// passkeys added in the last NotMeRecentFactors removed, a pending change
-// of address cancelled, an
+// second factors added in the last NotMeRecentFactors (passkeys, TOTP,
+// recovery codes) removed, a pending change of address cancelled, an
 // event written and a reset code stored with its email queued. That email
 // does not count against, and is not stopped by, RequestReset's
 // per-address allowance; it has its own cap (NotMeMailsPerDay), and over
@@ -153,8 +153,12 @@ func (s *Store) ConfirmNotMe(ctx context.Context, token string, client Client, c
 		if err := RecordEvent(ctx, tx, acc.ID, EventNotMe, client, now); err != nil {
 			return err
 		}
-		// Passkeys added in the last day may be the intruder's: they go.
+		// Second factors added in the last day may be the intruder's:
+		// they go (passkeys, TOTP and the recovery codes made then).
 		if _, err := removePasskeys(ctx, tx, acc.ID, now.Add(-NotMeRecentFactors), client, now); err != nil {
+			return err
+		}
+		if err := s.removeRecentFactors(ctx, tx, acc.ID, client, now); err != nil {
 			return err
 		}
 		allowed, _, err := hit(ctx, tx, limitNotMeMail.key(acc.PublicID), NotMeMailsPerDay, 24*time.Hour, now)

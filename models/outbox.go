@@ -41,6 +41,9 @@ const (
 	MailEmailChanged         MailKind = "email-changed"
 	// Email verification (models/verify_email.go).
 	MailVerifyEmail MailKind = "verify-email"
+	// MailFactor: a second factor was added or removed, a recovery code
+	// used (models/totp.go).
+	MailFactor MailKind = "factor"
 )
 
 // OutboxEmail is a queued email. Its body (which may hold a reset code) is
@@ -256,6 +259,9 @@ func (s *Store) Cleanup(ctx context.Context, keep time.Duration) error {
 			Where("expires_at < ? OR (used_at IS NOT NULL AND used_at < ?)", cut, cut)},
 		{"sessions", s.db.NewDelete().Model((*Session)(nil)).
 			Where("last_seen_at < ? OR created_at < ?", now.Add(-s.sessionIdle), now.Add(-s.sessionMax))},
+		// TOTP set-ups never confirmed.
+		{"pending totp", s.db.NewDelete().Model((*TOTPFactor)(nil)).
+			Where("confirmed_at IS NULL AND created_at < ?", now.Add(-PendingTOTPTTL))},
 		// Marks of spent one-time links must outlive the link (NotMeTTL);
 		// every other row's window is at most a day.
 		{"rate limits", s.db.NewDelete().TableExpr("rate_limits").

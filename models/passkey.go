@@ -392,7 +392,7 @@ func (s *Store) SignInWithPasskey(ctx context.Context, acc *Account, use Passkey
 		if n, _ := res.RowsAffected(); n != 1 {
 			return ErrPasskeyRefused
 		}
-		id, sess, err = s.createSession(ctx, tx, acc.ID, client, true)
+		id, sess, err = s.createSession(ctx, tx, acc.ID, client, AuthFull, true)
 		if err != nil {
 			return err
 		}

@@ -96,6 +96,7 @@ const (
 	limitEmailChangeIP limitKind = "email-change-ip"
 	// Resent verification emails per account (public id).
 	limitVerifyMail limitKind = "verify-mail"
+	limitSecondStep limitKind = "second-factor" // second-step codes (TOTP or recovery) per account
 	// usedNotMeLink is not a limit but a mark: one row per spent "this
 	// wasn't me" link, which must outlive the link (see Cleanup).
 	usedNotMeLink limitKind = "not-me"
@@ -253,34 +254,9 @@ func (s *Store) SignInAttempt(ctx context.Context, email, ip string, dev Device)
 		}
 		keys = append(keys, limitKey{limitSignInIP.key(ipKey(ip)), s.limits.SignInFreeFailuresIP})
 		for _, k := range keys {
-			row, err := count(ctx, tx, k.key, time.Hour, now)
-			if err != nil {
+			var err error
+			if refused, err = s.backoff(ctx, tx, k.key, k.free, time.Hour, s.limits.SignInMaxBlock, now); err != nil || refused != nil {
 				return err
-			}
-			if row.BlockedUntil != nil && row.BlockedUntil.After(now) {
-				refused = &LimitedError{RetryAfter: max(row.BlockedUntil.Sub(now), time.Second)}
-				return nil
-			}
-			over := row.Count - k.free - 1
-			if over < 0 {
-				continue
-			}
-			delay := s.limits.SignInMaxBlock
-			if over < 30 && time.Second<<over < delay {
-				delay = time.Second << over
-			}
-			// Only one attempt may open the window; on Postgres the row
-			// lock taken by the upsert serialises the contenders.
-			res, err := tx.NewUpdate().Model((*rateRow)(nil)).Set("blocked_until = ?", now.Add(delay)).
-				Where("key = ?", k.key).
-				Where("blocked_until IS NULL OR blocked_until <= ?", now).
-				Exec(ctx)
-			if err != nil {
-				return fmt.Errorf("sign-in back-off: %w", err)
-			}
-			if n, _ := res.RowsAffected(); n == 0 {
-				refused = &LimitedError{RetryAfter: time.Second}
-				return nil
 			}
 		}
 		return nil
@@ -292,6 +268,43 @@ func (s *Store) SignInAttempt(ctx context.Context, email, ip string, dev Device)
 		return refused
 	}
 	return nil
+}
+
+// backoff counts one attempt for key in a window (opened by its first
+// attempt), in the same statement that reads the counter, and refuses it
+// (a *LimitedError, nil error) while the key is in a back-off window. Once
+// the free attempts of the window are spent, one attempt at a time may
+// open a back-off window (1 s, 2 s, 4 s… up to maxBlock) and go on; the
+// others are refused.
+func (s *Store) backoff(ctx context.Context, tx bun.IDB, key string, free int, window, maxBlock time.Duration, now time.Time) (*LimitedError, error) {
+	row, err := count(ctx, tx, key, window, now)
+	if err != nil {
+		return nil, err
+	}
+	if row.BlockedUntil != nil && row.BlockedUntil.After(now) {
+		return &LimitedError{RetryAfter: max(row.BlockedUntil.Sub(now), time.Second)}, nil
+	}
+	over := row.Count - free - 1
+	if over < 0 {
+		return nil, nil
+	}
+	delay := maxBlock
+	if over < 30 && time.Second<<over < delay {
+		delay = time.Second << over
+	}
+	// Only one attempt may open the window; on Postgres the row lock
+	// taken by the upsert serialises the contenders.
+	res, err := tx.NewUpdate().Model((*rateRow)(nil)).Set("blocked_until = ?", now.Add(delay)).
+		Where("key = ?", key).
+		Where("blocked_until IS NULL OR blocked_until <= ?", now).
+		Exec(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("back-off: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return &LimitedError{RetryAfter: time.Second}, nil
+	}
+	return nil, nil
 }
 
 // clearSignInAttempts forgets the address's count and gives the IP back

@@ -28,7 +28,8 @@ type Session struct {
 	UserAgent  string    `bun:"user_agent,notnull"`
 	AuthState  AuthState `bun:"auth_state,notnull"`
 	// MFA is true when this session's sign-in used a second factor or a
-	// passkey (X-Latchkey-MFA); SignInWithPasskey sets it.
+	// passkey (X-Latchkey-MFA): SignInWithPasskey and CompleteSecondStep
+	// set it.
 	MFA bool `bun:"mfa,notnull"`
 
 	// Account is loaded with the session in one query.
@@ -44,7 +45,7 @@ const (
 	// AuthFull: every factor the account needs was checked.
 	AuthFull AuthState = "full"
 	// AuthSecondFactorPending: the password was checked, a second factor
-	// is still due. No flow creates it yet.
+	// is still due (SignInPending; CompleteSecondStep promotes it).
 	AuthSecondFactorPending AuthState = "second_factor_pending"
 )
 
@@ -64,12 +65,11 @@ func HashSessionID(id string) string {
 // CreateSession starts a session for an account and returns its raw id,
 // which only the cookie keeps.
 func (s *Store) CreateSession(ctx context.Context, db bun.IDB, accountID int64, client Client) (string, *Session, error) {
-	return s.createSession(ctx, db, accountID, client, false)
+	return s.createSession(ctx, db, accountID, client, AuthFull, false)
 }
 
-// createSession is CreateSession with the session's MFA flag: true when
-// the sign-in used a second factor or a passkey.
-func (s *Store) createSession(ctx context.Context, db bun.IDB, accountID int64, client Client, mfa bool) (string, *Session, error) {
+// createSession inserts a session row in the given state.
+func (s *Store) createSession(ctx context.Context, db bun.IDB, accountID int64, client Client, state AuthState, mfa bool) (string, *Session, error) {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+).
 	id := base64.RawURLEncoding.EncodeToString(b)
@@ -77,7 +77,7 @@ func (s *Store) createSession(ctx context.Context, db bun.IDB, accountID int64, 
 	now := s.now()
 	sess := &Session{
 		IDHash: HashSessionID(id), AccountID: accountID, CreatedAt: now, LastSeenAt: now,
-		IP: client.IP, UserAgent: client.UserAgent, AuthState: AuthFull, MFA: mfa,
+		IP: client.IP, UserAgent: client.UserAgent, AuthState: state, MFA: mfa,
 	}
 	if _, err := db.NewInsert().Model(sess).Exec(ctx); err != nil {
 		return "", nil, fmt.Errorf("create session: %w", err)
@@ -88,6 +88,30 @@ func (s *Store) createSession(ctx context.Context, db bun.IDB, accountID int64, 
 // SignIn starts a session for an authenticated account, clears the
 // address's failed sign-in counter and records the event.
 func (s *Store) SignIn(ctx context.Context, acc *Account, client Client) (string, *Session, error) {
+	id, sess, err := s.signIn(ctx, acc, client, AuthFull)
+	if err != nil {
+		return "", nil, fmt.Errorf("sign in: %w", err)
+	}
+	return id, sess, nil
+}
+
+// SignInPending is SignIn for an account with a second factor
+// (HasSecondFactor): the password was right, so the address's failed
+// sign-in counter is cleared as by SignIn, but the session row it starts
+// is AuthSecondFactorPending, which signs nobody in until
+// CompleteSecondStep promotes it (within SecondStepTTL). No sign-in event
+// yet: that is written when the second step succeeds.
+func (s *Store) SignInPending(ctx context.Context, acc *Account, client Client) (string, *Session, error) {
+	id, sess, err := s.signIn(ctx, acc, client, AuthSecondFactorPending)
+	if err != nil {
+		return "", nil, fmt.Errorf("sign in, second step pending: %w", err)
+	}
+	return id, sess, nil
+}
+
+// signIn is SignIn and SignInPending: the session row in state, in one
+// transaction with the recheck of the password and the counters.
+func (s *Store) signIn(ctx context.Context, acc *Account, client Client, state AuthState) (string, *Session, error) {
 	var id string
 	var sess *Session
 	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx, _ *queued) error {
@@ -108,19 +132,19 @@ func (s *Store) SignIn(ctx context.Context, acc *Account, client Client) (string
 			return ErrBadCredentials
 		}
 		var err error
-		id, sess, err = s.CreateSession(ctx, tx, acc.ID, client)
+		id, sess, err = s.createSession(ctx, tx, acc.ID, client, state, false)
 		if err != nil {
 			return err
 		}
 		if err := clearSignInAttempts(ctx, tx, acc.Email, client.clean().IP); err != nil {
 			return err
 		}
+		if state != AuthFull {
+			return nil
+		}
 		return RecordEvent(ctx, tx, acc.ID, EventSignIn, client, s.now())
 	})
-	if err != nil {
-		return "", nil, fmt.Errorf("sign in: %w", err)
-	}
-	return id, sess, nil
+	return id, sess, err
 }
 
 // SignInNewAccount starts the first session of an account Register has
@@ -269,6 +293,8 @@ func (s *Store) AccountSessions(ctx context.Context, accountID int64) ([]Session
 	var list []Session
 	err := s.db.NewSelect().Model(&list).
 		Where("account_id = ?", accountID).
+		// A sign-in waiting for its second step is not signed in anywhere.
+		Where("auth_state = ?", AuthFull).
 		Where("last_seen_at > ?", now.Add(-s.sessionIdle)).
 		Where("created_at > ?", now.Add(-s.sessionMax)).
 		OrderExpr("last_seen_at DESC").

@@ -33,6 +33,9 @@ type StoreOptions struct {
 	// Links seals the tokens of one-time emailed links ("this wasn't
 	// me"); its key is derived with KeyLinkTokens.
 	Links *Sealer
+	// Factors seals TOTP secrets at rest; its key is derived with
+	// KeyTOTPSecrets.
+	Factors *Sealer
 	// Clock is the current time (time.Now if nil); tests move it.
 	Clock func() time.Time
 	// ResetTTL is how long a reset code (and a one-time link) lives.
@@ -60,6 +63,7 @@ type Store struct {
 	hasher      *Hasher
 	sealer      *Sealer
 	links       *Sealer
+	factors     *Sealer
 	clock       func() time.Time
 	resetTTL    time.Duration
 	verifyTTL   time.Duration
@@ -79,7 +83,7 @@ type Store struct {
 // NewStore builds a Store over an open, migrated database.
 func NewStore(db *bun.DB, o StoreOptions) *Store {
 	s := &Store{
-		db: db, hasher: o.Hasher, sealer: o.Sealer, links: o.Links, clock: o.Clock,
+		db: db, hasher: o.Hasher, sealer: o.Sealer, links: o.Links, factors: o.Factors, clock: o.Clock,
 		resetTTL: o.ResetTTL, verifyTTL: o.VerifyTTL, sessionIdle: o.SessionIdle, sessionMax: o.SessionMax, limits: o.Limits,
 		mailQueued: make(chan struct{}, 1),
 	}

@@ -2,10 +2,11 @@
 // models.Message values. Its compose functions are handed to the model
 // transactions that queue the mail (models.RequestReset, CompleteReset,
 // SetPassword, ConfirmNotMe, DeleteAccount, AddPasskey, RemovePasskey,
-// RequestEmailChange, ConfirmEmailChange, Register, ResendVerification), so
-// models never imports views; the web handlers and the command line use
-// the same ones. Every link it writes is on BASE_URL (under its path
-// prefix, if it has one), never on a request's Host header.
+// RequestEmailChange, ConfirmEmailChange, Register, ResendVerification,
+// the second-factor flows), so models never imports views; the web
+// handlers and the command line use the same ones. Every link it writes
+// is on BASE_URL (under its path prefix, if it has one), never on a
+// request's Host header.
 package notify
 
 import (
@@ -119,6 +120,13 @@ func Samples(ctx context.Context, baseURL *url.URL, resetTTL, verifyTTL time.Dur
 		return nil, err
 	}
 	maps.Copy(out, change)
+	factors, err := factorSamples(ctx, baseURL, models.FactorMail{
+		Account: &models.Account{ID: 1, Email: "ann@example.com"}, When: now, Client: client, NotMeToken: "SAMPLE-TOKEN-not-a-real-one",
+	})
+	if err != nil {
+		return nil, err
+	}
+	maps.Copy(out, factors)
 	return out, nil
 }
 

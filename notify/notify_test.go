@@ -93,8 +93,8 @@ func TestSamples(t *testing.T) {
 			}
 		})
 	}
-	if len(got) != 10 {
-		t.Errorf("%d samples, want 10", len(got))
+	if want := 10 + len(FactorSampleNames); len(got) != want {
+		t.Errorf("%d samples, want %d", len(got), want)
 	}
 }
 

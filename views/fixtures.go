@@ -110,3 +110,50 @@ var StyleguideErrors = []ErrorPage{
 
 // StyleguideForbidden is /auth/verify's 403 page for each refusal.
 var StyleguideForbidden = []Forbidden{ForbiddenCopy[ReasonEmailUnverified], ForbiddenCopy[ReasonMFARequired]}
+
+// Two-step sign-in, in each state (twostep.templ, login_2fa.templ).
+var (
+	// StyleguideTwoStepPending is the set-up page showing a sample secret
+	// (its QR code is served by /dev/styleguide/qr.png).
+	StyleguideTwoStepPending = TwoStepPage{ // #nosec G101 -- a well-known sample secret ("Hello!…" in base32) for the styleguide, nobody's
+		State: TwoStepPending, Email: "ann@example.com", Secret: "JBSW Y3DP EHPK 3PXP JBSW Y3DP EHPK 3PXP",
+		OTPAuthURL: "otpauth://totp/example.com:ann@example.com?algorithm=SHA1&digits=6&issuer=example.com&period=30&secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
+		QRCode:     "/dev/styleguide/qr.png", ExpiresIn: "15 minutes",
+	}
+	// StyleguideTwoStepPendingError is the same after a wrong code.
+	StyleguideTwoStepPendingError = func() TwoStepPage {
+		t := StyleguideTwoStepPending
+		t.Form, t.Focus = TwoStepFormConfirm, "confirm-code"
+		t.Errors = Errors{"code": "That code is not right. Check the app shows the code for this account, and that your phone's clock is right, then enter the current one."}
+		return t
+	}()
+	// StyleguideTwoStepOn is the page with two-step sign-in on.
+	StyleguideTwoStepOn = TwoStepPage{State: TwoStepOn, Email: "ann@example.com", EnabledAt: "2026-11-23 10:02", RecoveryLeft: 8}
+	// StyleguideTwoStepDisableErrors is the turn-off form after a wrong
+	// password and a malformed code.
+	StyleguideTwoStepDisableErrors = TwoStepPage{
+		State: TwoStepOn, Email: "ann@example.com", EnabledAt: "2026-11-23 10:02", RecoveryLeft: 8,
+		Form: TwoStepFormDisable, Focus: "current_password",
+		Errors: Errors{"current_password": "That is not your current password.", "code": "Enter a 6-digit code from your app, or one of your recovery codes."},
+	}
+	// StyleguideRecoveryCodes is the codes page (sample codes).
+	StyleguideRecoveryCodes = RecoveryCodesPage{Codes: []string{
+		"abcd-efgh-ijkl-mnop", "qrst-uvwx-yz23-4567", "a2b3-c4d5-e6f7-g2h3", "k4m5-n6p7-q2r3-s4t5", "u6v7-w2x3-y4z5-a6b7",
+		"c2d3-e4f5-g6h7-i2j3", "k4l5-m6n7-o2p3-q4r5", "s6t7-u2v3-w4x5-y6z7", "b2c3-d4e5-f6g7-h2i3", "j4k5-l6m7-n2o3-p4q5",
+	}}
+	// StyleguideLoginTwoStepError is the second step after a wrong code.
+	StyleguideLoginTwoStepError = LoginTwoStepForm{Errors: Errors{"code": "That code did not work. App codes change every 30 seconds and each works once. If more than 5 minutes have passed since you entered your password, sign in again."}}
+)
+
+// StyleguideTwoStepLinks lists the two-step pages of the styleguide:
+// route under /dev/styleguide/, then title.
+var StyleguideTwoStepLinks = [][2]string{
+	{"two-step-off", "Two-step sign-in: off"},
+	{"two-step-pending", "Two-step sign-in: set-up (QR code, secret, link)"},
+	{"two-step-pending-error", "Two-step sign-in: set-up with a wrong code"},
+	{"two-step-on", "Two-step sign-in: on"},
+	{"two-step-disable-errors", "Two-step sign-in: turning off with errors"},
+	{"recovery-codes", "Recovery codes (shown once)"},
+	{"login-2fa", "Sign-in, second step"},
+	{"login-2fa-error", "Sign-in, second step with a wrong code"},
+}

@@ -129,6 +129,8 @@ type AccountPage struct {
 	FailedSignIns int
 	// Passkeys is the passkey section (views/passkeys.templ).
 	Passkeys PasskeySection
+	// TwoStep is the "Two-step sign-in" section (twostep_section.templ).
+	TwoStep TwoStepSummary
 }
 
 // SessionRow is one signed-in device.
@@ -242,4 +244,67 @@ type VerifyEmailResult struct {
 	Email string
 	// SignedIn chooses the way on: the account page, or signing in.
 	SignedIn bool
+}
+
+// Two-step sign-in (TOTP and recovery codes): the account section, the
+// set-up page, the recovery codes shown once, and the sign-in's second
+// step.
+
+// TwoStepSummary is the account page's "Two-step sign-in" section.
+type TwoStepSummary struct {
+	Enabled bool
+	// RecoveryLeft counts unused recovery codes (when Enabled).
+	RecoveryLeft int
+}
+
+// The states of the two-step set-up page.
+const (
+	TwoStepOff     = "off"     // not set up: explain, offer to start
+	TwoStepPending = "pending" // a secret shown, waiting for its first code
+	TwoStepOn      = "on"      // on: renew recovery codes, turn off
+)
+
+// The forms of the two-step set-up page (TwoStepPage.Form).
+const (
+	TwoStepFormConfirm = "confirm"
+	TwoStepFormRenew   = "renew"
+	TwoStepFormDisable = "disable"
+)
+
+// TwoStepPage is /account/2fa.
+type TwoStepPage struct {
+	// State is TwoStepOff, TwoStepPending or TwoStepOn.
+	State string
+	// Email is the account's address (the password manager's username).
+	Email string
+	// Pending: the secret in groups of four for typing, the otpauth://
+	// link for an app on this device, the QR code's route, and the minutes
+	// left to confirm.
+	Secret     string
+	OTPAuthURL string
+	QRCode     string
+	ExpiresIn  string
+	// On: since when, and how many recovery codes are left.
+	EnabledAt    string
+	RecoveryLeft int
+	// Form names the form Errors and Focus belong to (TwoStepForm…).
+	Form   string
+	Errors Errors
+	Focus  string
+}
+
+// RecoveryCodesPage shows new recovery codes, once.
+type RecoveryCodesPage struct {
+	Codes []string
+	// Renewed: new codes replaced old ones (else two-step sign-in was just
+	// turned on).
+	Renewed bool
+}
+
+// LoginTwoStepForm is the second step of signing in.
+type LoginTwoStepForm struct {
+	// Next and Rd are carried through from the password step.
+	Next   string
+	Rd     string
+	Errors Errors
 }

@@ -41,3 +41,15 @@ func AccountFrom(ctx context.Context) (*models.Account, bool) {
 	}
 	return s.Account, true
 }
+
+// PendingFrom returns the session carried by ctx when its sign-in waits
+// for a second factor (models.AuthSecondFactorPending), loaded with its
+// account: only the second step of signing in reads it. It signs nobody
+// in.
+func PendingFrom(ctx context.Context) (*models.Session, bool) {
+	s, ok := ctx.Value(sessionKey{}).(*models.Session)
+	if !ok || s == nil || s.AuthState != models.AuthSecondFactorPending || s.Account == nil {
+		return nil, false
+	}
+	return s, true
+}

@@ -44,3 +44,37 @@ type Verify struct {
 	// AccountURL is the account page, where a new link can be asked for.
 	AccountURL string
 }
+
+// FactorKind says which second-factor email to write.
+type FactorKind string
+
+// The second-factor emails.
+const (
+	FactorKindAdded           FactorKind = "added"
+	FactorKindRemoved         FactorKind = "removed"
+	FactorKindRecoveryUsed    FactorKind = "recovery-used"
+	FactorKindRecoveryRenew   FactorKind = "recovery-renewed"
+	FactorKindResetByOperator FactorKind = "reset-by-operator"
+)
+
+// Factor is a "your second factors changed" email: one was added or
+// removed, a recovery code used, new recovery codes made, or an operator
+// removed them all.
+type Factor struct {
+	Kind FactorKind
+	// Factor names the factor ("an authenticator app (a 6-digit code)",
+	// "a passkey"); empty for FactorKindResetByOperator.
+	Factor string
+	When   string
+	IP     string
+	Device string
+	// RecoveryLeft is how many recovery codes are left
+	// (FactorKindRecoveryUsed).
+	RecoveryLeft int
+	// SettingsURL is the two-step sign-in page (BASE_URL).
+	SettingsURL string
+	// NotMeURL starts the "this wasn't me" recovery: it locks the
+	// password, signs out every session, removes the second factors added
+	// in the last 24 hours and emails a reset link.
+	NotMeURL string
+}

@@ -1,0 +1,5 @@
+DROP TABLE recovery_codes;
+
+--bun:split
+
+DROP TABLE totp_factors;
