@@ -38,11 +38,7 @@ func deleteJourney(t *testing.T, withJS bool) {
 	p := b.newTab(t, name, withJS)
 	a := &auditor{}
 
-	p.open("/account/register")
-	p.typeInto("#email", email)
-	p.typeInto("#password", oldPassword)
-	p.clickAndLoad("create account", `#register-form button[type="submit"]`)
-	p.requirePath("/account")
+	registerInTab(p, email) // lets inline checks finish before submitting
 	if !p.exists(`[data-testid="export-link"]`) {
 		p.errorf("no download link on the account page")
 	}
