@@ -176,6 +176,27 @@ func (a *auditor) check(p *tab, page string) {
 	a.mu.Unlock()
 }
 
+// inlineChecksQuiet is true once no htmx request has been in flight for
+// 700 ms: longer than the inline checks' input delay (300–500 ms), so a
+// check that typing scheduled has started and finished before a submit.
+const inlineChecksQuiet = `(() => {
+	const busy = document.querySelector(".htmx-request") !== null;
+	const now = performance.now();
+	if (busy || window.__quietSince === undefined) {
+		window.__quietSince = busy ? undefined : now;
+		return false;
+	}
+	return now - window.__quietSince > 700;
+})()`
+
+// waitQuiet waits until inline checks are quiet (inlineChecksQuiet),
+// counting only from now.
+func waitQuiet(p *tab) {
+	p.t.Helper()
+	p.do("restart the quiet clock", chromedp.Evaluate[chromedp.Void](`window.__quietSince = undefined`))
+	p.waitFor("inline checks to finish", inlineChecksQuiet)
+}
+
 // submitInvalid submits a form that fails validation: a 422 page without
 // JavaScript, a swapped fragment (and no page load) with it. wait is an
 // expression true once the errors show.
@@ -187,7 +208,7 @@ func submitInvalid(p *tab, form, wait string) {
 		// person reading them would; then flag the old form, so the wait
 		// sees the swapped one (an inline check may have shown errors
 		// already).
-		p.waitFor("inline checks to finish", `document.querySelector(".htmx-request") === null`)
+		waitQuiet(p)
 		p.do("flag the old form", chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`document.querySelector(%s).__stale = true`, js(form))))
 		p.mark()
 		p.click("submit "+form, sel)

@@ -31,7 +31,7 @@ func settle(p *tab) {
 	p.t.Helper()
 	if p.js {
 		p.tab() // leave the field: its focusout check starts now, not mid-submit
-		p.waitFor("inline checks to finish", `document.querySelector(".htmx-request") === null`)
+		waitQuiet(p)
 	}
 }
 

@@ -81,7 +81,7 @@ func signInPassword(p *tab, email, password string) {
 	p.typeInto("#email", email)
 	p.typeInto("#password", password)
 	// As a person would, after the inline checks typing started.
-	p.waitFor("inline checks to finish", `document.querySelector(".htmx-request") === null`)
+	waitQuiet(p)
 	p.clickAndLoad("sign in with the password", `#login-form button[type="submit"]`)
 	p.requirePath("/account/login/2fa")
 }
@@ -209,7 +209,7 @@ func TestTwoStepJourneys(t *testing.T) {
 		}
 		p.typeInto("#password", newPassword)
 		p.waitFor("the meter on the reset form", visible(`[data-testid="strength"]`))
-		p.waitFor("inline checks to finish", `document.querySelector(".htmx-request") === null`)
+		waitQuiet(p)
 		p.clickAndLoad("save the new password", `#reset-form button[type="submit"]`)
 		p.requirePath("/account/login")
 		signInPassword(p, email, newPassword)
