@@ -92,21 +92,10 @@ func (h *Handler) changeEmail(c echo.Context) error {
 	if err := h.store.AllowEmailChange(ctx, acc, c.RealIP()); err != nil {
 		return err
 	}
-	// Guessing the current password is throttled like sign-in.
-	if err := h.store.SignInAttempt(ctx, acc.Email, c.RealIP(), h.trustedDevice(c, acc.Email)); err != nil {
+	if ok, err := h.checkCurrentPassword(c, acc, vals["current_password"], h.trustedDevice(c, acc.Email)); err != nil {
 		return err
-	}
-	if err := h.store.CheckPassword(ctx, acc, models.NormalizePassword(vals["current_password"])); err != nil {
-		if errors.Is(err, models.ErrWrongPassword) {
-			if err := h.store.SignInFailed(ctx, client(c), acc); err != nil {
-				return err
-			}
-			return fail(views.Errors{"current_password": wrongCurrent})
-		}
-		return err
-	}
-	if err := h.store.ClearSignInAttempts(ctx, acc.Email, c.RealIP()); err != nil {
-		return err
+	} else if !ok {
+		return fail(views.Errors{"current_password": wrongCurrent})
 	}
 	err = h.store.RequestEmailChange(ctx, models.EmailChangeRequest{
 		Account: acc, NewEmail: newEmail, Client: client(c), Compose: h.composeEmailChange(c),

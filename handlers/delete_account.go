@@ -53,21 +53,10 @@ func (h *Handler) deleteAccount(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	dev := h.trustedDevice(c, acc.Email)
-	// Guessing the current password is throttled like sign-in.
-	if err := h.store.SignInAttempt(ctx, acc.Email, c.RealIP(), dev); err != nil {
+	if ok, err := h.checkCurrentPassword(c, acc, current, dev); err != nil {
 		return err
-	}
-	if err := h.store.CheckPassword(ctx, acc, models.NormalizePassword(current)); err != nil {
-		if errors.Is(err, models.ErrWrongPassword) {
-			if err := h.store.SignInFailed(ctx, client(c), acc); err != nil {
-				return err
-			}
-			return fail(wrongCurrent)
-		}
-		return err
-	}
-	if err := h.store.ClearSignInAttempts(ctx, acc.Email, c.RealIP()); err != nil {
-		return err
+	} else if !ok {
+		return fail(wrongCurrent)
 	}
 	err = h.store.DeleteAccount(ctx, models.DeleteAccountInput{
 		Account: acc, CheckedHash: acc.PasswordHash, Device: dev, Client: client(c),

@@ -55,21 +55,10 @@ func (h *Handler) changePassword(c echo.Context) error {
 		return fail(errs)
 	}
 	ctx := c.Request().Context()
-	// Guessing the current password is throttled like sign-in.
-	if err := h.store.SignInAttempt(ctx, acc.Email, c.RealIP(), h.trustedDevice(c, acc.Email)); err != nil {
+	if ok, err := h.checkCurrentPassword(c, acc, vals["current_password"], h.trustedDevice(c, acc.Email)); err != nil {
 		return err
-	}
-	if err := h.store.CheckPassword(ctx, acc, models.NormalizePassword(vals["current_password"])); err != nil {
-		if errors.Is(err, models.ErrWrongPassword) {
-			if err := h.store.SignInFailed(ctx, client(c), acc); err != nil {
-				return err
-			}
-			return fail(views.Errors{"current_password": wrongCurrent})
-		}
-		return err
-	}
-	if err := h.store.ClearSignInAttempts(ctx, acc.Email, c.RealIP()); err != nil {
-		return err
+	} else if !ok {
+		return fail(views.Errors{"current_password": wrongCurrent})
 	}
 	if err := h.store.SetPassword(ctx, models.SetPasswordInput{
 		Account: acc, Password: password, Change: models.ChangedBySelf,
@@ -89,4 +78,29 @@ func (h *Handler) changePassword(c echo.Context) error {
 		return err
 	}
 	return redirect(c, h.path("/account"))
+}
+
+// checkCurrentPassword checks the signed-in account's password before a
+// sensitive change, throttled like sign-in (the guess is counted first, a
+// failure is recorded, a success gives the attempt back). It reports
+// false, with no error, for a wrong password; the caller answers with its
+// form and wrongCurrent. dev is the browser's trusted device cookie.
+func (h *Handler) checkCurrentPassword(c echo.Context, acc *models.Account, raw string, dev models.Device) (bool, error) {
+	ctx := c.Request().Context()
+	if err := h.store.SignInAttempt(ctx, acc.Email, c.RealIP(), dev); err != nil {
+		return false, err
+	}
+	if err := h.store.CheckPassword(ctx, acc, models.NormalizePassword(raw)); err != nil {
+		if !errors.Is(err, models.ErrWrongPassword) {
+			return false, err
+		}
+		if err := h.store.SignInFailed(ctx, client(c), acc); err != nil {
+			return false, err
+		}
+		return false, nil
+	}
+	if err := h.store.ClearSignInAttempts(ctx, acc.Email, c.RealIP()); err != nil {
+		return false, err
+	}
+	return true, nil
 }
