@@ -146,10 +146,7 @@ func userSetPassword(ctx context.Context, a *app.App, rawEmail string, stdin io.
 	if err != nil {
 		return err
 	}
-	acc, err := a.Store().AccountByEmail(ctx, email)
-	if errors.Is(err, models.ErrNotFound) {
-		return fmt.Errorf("no account for %s", email)
-	}
+	acc, err := accountFor(ctx, a, email)
 	if err != nil {
 		return err
 	}
@@ -175,10 +172,7 @@ func userReset2FA(ctx context.Context, a *app.App, rawEmail string, stdout io.Wr
 	if err != nil {
 		return err
 	}
-	acc, err := a.Store().AccountByEmail(ctx, email)
-	if errors.Is(err, models.ErrNotFound) {
-		return fmt.Errorf("no account for %s", email)
-	}
+	acc, err := accountFor(ctx, a, email)
 	if err != nil {
 		return err
 	}
@@ -196,4 +190,14 @@ func userReset2FA(ctx context.Context, a *app.App, rawEmail string, stdout io.Wr
 		return fmt.Errorf("second factors removed, but %w", err)
 	}
 	return nil
+}
+
+// accountFor is the account a command names, or an error that says there
+// is none.
+func accountFor(ctx context.Context, a *app.App, email string) (*models.Account, error) {
+	acc, err := a.Store().AccountByEmail(ctx, email)
+	if errors.Is(err, models.ErrNotFound) {
+		return nil, fmt.Errorf("no account for %s", email)
+	}
+	return acc, err
 }

@@ -57,10 +57,7 @@ func userDelete(ctx context.Context, a *app.App, rawEmail string, yes bool, stdi
 	if err != nil {
 		return err // a *FieldError already reads "email: …"
 	}
-	acc, err := a.Store().AccountByEmail(ctx, email)
-	if errors.Is(err, models.ErrNotFound) {
-		return fmt.Errorf("no account for %s", email)
-	}
+	acc, err := accountFor(ctx, a, email)
 	if err != nil {
 		return err
 	}
