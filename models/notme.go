@@ -195,3 +195,18 @@ func (s *Store) ConfirmNotMe(ctx context.Context, token string, client Client, c
 	}
 	return mailed, nil
 }
+
+// queueOwnerNotice queues a security notice to the account's stored
+// address (never another), composed with a fresh "this wasn't me" token.
+func (s *Store) queueOwnerNotice(ctx context.Context, tx bun.IDB, q *queued, acc *Account, when time.Time, kind MailKind, compose func(notMeToken string) (Message, error)) error {
+	token, err := s.notMeToken(acc, when)
+	if err != nil {
+		return err
+	}
+	msg, err := compose(token)
+	if err != nil {
+		return fmt.Errorf("compose %s mail: %w", kind, err)
+	}
+	msg.To = acc.Email // only ever the stored address
+	return s.enqueue(ctx, tx, q, kind, msg, when)
+}

@@ -316,21 +316,14 @@ func (s *Store) RemovePasskey(ctx context.Context, acc *Account, id int64, clien
 // queuePasskeyMail renders and queues a passkey notification to the
 // account's stored address, with a fresh "this wasn't me" token.
 func (s *Store) queuePasskeyMail(ctx context.Context, tx bun.Tx, q *queued, compose ComposePasskey, m PasskeyMail) error {
-	token, err := s.notMeToken(m.Account, m.When)
-	if err != nil {
-		return err
-	}
-	m.NotMeToken = token
-	msg, err := compose(m)
-	if err != nil {
-		return fmt.Errorf("compose passkey mail: %w", err)
-	}
-	msg.To = m.Account.Email // only ever the stored address
 	kind := MailPasskeyAdded
 	if !m.Added {
 		kind = MailPasskeyRemoved
 	}
-	return s.enqueue(ctx, tx, q, kind, msg, m.When)
+	return s.queueOwnerNotice(ctx, tx, q, m.Account, m.When, kind, func(token string) (Message, error) {
+		m.NotMeToken = token
+		return compose(m)
+	})
 }
 
 // removePasskeys deletes an account's passkeys created at or after since

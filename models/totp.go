@@ -682,17 +682,10 @@ func (s *Store) factorChanged(ctx context.Context, tx bun.IDB, q *queued, kind E
 	if err := RecordEvent(ctx, tx, m.Account.ID, kind, m.Client, m.When); err != nil {
 		return err
 	}
-	token, err := s.notMeToken(m.Account, m.When)
-	if err != nil {
-		return err
-	}
-	m.NotMeToken = token
-	msg, err := compose(m)
-	if err != nil {
-		return fmt.Errorf("compose factor mail: %w", err)
-	}
-	msg.To = m.Account.Email // only ever the stored address
-	return s.enqueue(ctx, tx, q, MailFactor, msg, m.When)
+	return s.queueOwnerNotice(ctx, tx, q, m.Account, m.When, MailFactor, func(token string) (Message, error) {
+		m.NotMeToken = token
+		return compose(m)
+	})
 }
 
 // AllowSecondStep counts one code typed at the second step for this
